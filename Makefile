@@ -1,0 +1,31 @@
+# One command each: `make run` and `make test` set up everything on a fresh Debian 12 machine.
+BUILD_DIR ?= build
+JOBS ?= 2
+PYTHON := /usr/bin/python3
+
+.PHONY: all deps build run test unit integration clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD_DIR)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j$(JOBS)
+
+run: build
+	./$(BUILD_DIR)/concertd serve
+
+unit: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
+
+integration: build
+	scripts/run-pytest.sh tests/integration
+
+test: unit integration
+
+clean:
+	rm -rf $(BUILD_DIR)

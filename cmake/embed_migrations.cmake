@@ -1,0 +1,10 @@
+# Writes a C++ source holding every migration file as a (name, sql) pair, sorted by name.
+separate_arguments(INPUT_LIST UNIX_COMMAND "${INPUTS}")
+list(SORT INPUT_LIST)
+set(body "")
+foreach(path IN LISTS INPUT_LIST)
+  get_filename_component(name ${path} NAME)
+  file(READ ${path} sql)
+  string(APPEND body "  {\"${name}\", R\"__sql__(${sql})__sql__\"},\n")
+endforeach()
+file(WRITE ${OUT} "// Generated from the .sql migration files; do not edit.\n#include <string_view>\n#include <utility>\n#include <vector>\nnamespace ${NAMESPACE} {\nconst std::vector<std::pair<std::string_view, std::string_view>>& migrations() {\n  static const std::vector<std::pair<std::string_view, std::string_view>> all = {\n${body}  };\n  return all;\n}\n}  // namespace ${NAMESPACE}\n")

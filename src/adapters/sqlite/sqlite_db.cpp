@@ -1,0 +1,117 @@
+#include "adapters/sqlite/sqlite_db.hpp"
+
+#include <sqlite3.h>
+
+namespace concertd::sqlite {
+namespace {
+
+[[noreturn]] void fail(sqlite3* db, int rc) {
+  throw SqliteError(rc, std::string("sqlite: ") + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+}
+
+}  // namespace
+
+Statement::~Statement() {
+  sqlite3_reset(_stmt);
+  sqlite3_clear_bindings(_stmt);
+}
+
+Statement& Statement::bind(int index, std::int64_t value) {
+  if (const int rc = sqlite3_bind_int64(_stmt, index, value); rc != SQLITE_OK) {
+    fail(sqlite3_db_handle(_stmt), rc);
+  }
+  return *this;
+}
+
+Statement& Statement::bind(int index, std::string_view value) {
+  if (const int rc = sqlite3_bind_text(_stmt, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+      rc != SQLITE_OK) {
+    fail(sqlite3_db_handle(_stmt), rc);
+  }
+  return *this;
+}
+
+Statement& Statement::bind(int index, std::nullopt_t) {
+  if (const int rc = sqlite3_bind_null(_stmt, index); rc != SQLITE_OK) {
+    fail(sqlite3_db_handle(_stmt), rc);
+  }
+  return *this;
+}
+
+Statement& Statement::bind(int index, const std::optional<std::int64_t>& value) {
+  return value ? bind(index, *value) : bind(index, std::nullopt);
+}
+
+bool Statement::step() {
+  const int rc = sqlite3_step(_stmt);
+  if (rc == SQLITE_ROW) {
+    return true;
+  }
+  if (rc == SQLITE_DONE) {
+    return false;
+  }
+  fail(sqlite3_db_handle(_stmt), rc);
+}
+
+void Statement::run() {
+  while (step()) {
+  }
+}
+
+std::int64_t Statement::column_int(int index) const { return sqlite3_column_int64(_stmt, index); }
+
+std::optional<std::int64_t> Statement::column_optional_int(int index) const {
+  if (sqlite3_column_type(_stmt, index) == SQLITE_NULL) {
+    return std::nullopt;
+  }
+  return sqlite3_column_int64(_stmt, index);
+}
+
+std::string Statement::column_text(int index) const {
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(_stmt, index));
+  return text ? std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(_stmt, index))) : std::string();
+}
+
+Database::Database(const std::string& path) {
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
+  if (const int rc = sqlite3_open_v2(path.c_str(), &_db, flags, nullptr); rc != SQLITE_OK) {
+    const std::string msg = _db ? sqlite3_errmsg(_db) : sqlite3_errstr(rc);
+    sqlite3_close(_db);
+    _db = nullptr;
+    throw SqliteError(rc, "sqlite: cannot open " + path + ": " + msg);
+  }
+  sqlite3_busy_timeout(_db, 5000);
+}
+
+Database::~Database() {
+  for (auto& [sql, stmt] : _cache) {
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(_db);
+}
+
+void Database::exec(std::string_view sql) {
+  const std::string text(sql);
+  char* err = nullptr;
+  if (const int rc = sqlite3_exec(_db, text.c_str(), nullptr, nullptr, &err); rc != SQLITE_OK) {
+    const std::string msg = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    throw SqliteError(rc, "sqlite: " + msg);
+  }
+}
+
+Statement Database::query(const char* sql) {
+  auto it = _cache.find(sql);
+  if (it == _cache.end()) {
+    sqlite3_stmt* stmt = nullptr;
+    if (const int rc = sqlite3_prepare_v3(_db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr); rc != SQLITE_OK) {
+      fail(_db, rc);
+    }
+    it = _cache.emplace(sql, stmt).first;
+  }
+  return Statement(it->second);
+}
+
+std::int64_t Database::changes() const { return sqlite3_changes64(_db); }
+
+}  // namespace concertd::sqlite

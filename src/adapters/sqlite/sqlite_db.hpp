@@ -1,0 +1,66 @@
+#pragma once
+// A thin RAII layer over the SQLite C API: one connection, cached prepared statements, bound
+// parameters only (no SQL is ever built from input).
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace concertd::sqlite {
+
+class SqliteError : public std::runtime_error {
+ public:
+  SqliteError(int code, const std::string& what) : std::runtime_error(what), _code(code) {}
+  int code() const { return _code; }
+
+ private:
+  int _code;
+};
+
+class Statement {
+ public:
+  explicit Statement(sqlite3_stmt* stmt) : _stmt(stmt) {}
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  ~Statement();  // resets, so a cached statement is ready for its next use
+
+  Statement& bind(int index, std::int64_t value);
+  Statement& bind(int index, std::string_view value);
+  Statement& bind(int index, std::nullopt_t);
+  Statement& bind(int index, const std::optional<std::int64_t>& value);
+  /// Steps once: true while a row is available.
+  bool step();
+  /// Steps to completion, for statements that return no rows.
+  void run();
+  std::int64_t column_int(int index) const;
+  std::optional<std::int64_t> column_optional_int(int index) const;
+  std::string column_text(int index) const;
+
+ private:
+  sqlite3_stmt* _stmt;
+};
+
+class Database {
+ public:
+  explicit Database(const std::string& path);
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+  ~Database();
+
+  void exec(std::string_view sql);
+  /// Prepared once per connection and reused; the returned object resets it when destroyed.
+  Statement query(const char* sql);
+  std::int64_t changes() const;
+
+ private:
+  sqlite3* _db = nullptr;
+  std::unordered_map<const char*, sqlite3_stmt*> _cache;  // keyed by the SQL constant's address
+};
+
+}  // namespace concertd::sqlite

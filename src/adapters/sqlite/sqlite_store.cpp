@@ -1,0 +1,755 @@
+#include "adapters/sqlite/sqlite_store.hpp"
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include "adapters/sqlite/sql.hpp"
+#include "domain/errors.hpp"
+
+namespace concertd::sqlite {
+
+const std::vector<std::pair<std::string_view, std::string_view>>& migrations();  // generated
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr Millis kIdempotencyLifetime = std::chrono::hours(24);
+constexpr int kPurgeBatch = 1000;
+
+std::int64_t ms(Timestamp t) { return to_millis(t); }
+
+const char* token_state_name(TokenState s) {
+  switch (s) {
+    case TokenState::Waiting: return "WAITING";
+    case TokenState::Active: return "ACTIVE";
+    case TokenState::Spent: return "SPENT";
+    case TokenState::Dropped: return "DROPPED";
+  }
+  return "DROPPED";
+}
+
+TokenState token_state_from(const std::string& s) {
+  if (s == "WAITING") return TokenState::Waiting;
+  if (s == "ACTIVE") return TokenState::Active;
+  if (s == "SPENT") return TokenState::Spent;
+  return TokenState::Dropped;
+}
+
+ReservationStatus reservation_status_from(const std::string& s) {
+  if (s == "CONFIRMED") return ReservationStatus::Confirmed;
+  if (s == "CANCELLED") return ReservationStatus::Cancelled;
+  if (s == "EXPIRED") return ReservationStatus::Expired;
+  return ReservationStatus::TemporarilyAssigned;
+}
+
+std::optional<Timestamp> optional_time(const std::optional<std::int64_t>& v) {
+  return v ? std::optional<Timestamp>(from_millis(*v)) : std::nullopt;
+}
+
+std::optional<std::int64_t> optional_ms(const std::optional<Timestamp>& t) {
+  return t ? std::optional<std::int64_t>(ms(*t)) : std::nullopt;
+}
+
+/// Reads the columns of sql::kReservationById / kExpiredHolds.
+Reservation reservation_from_row(const Statement& st) {
+  Reservation r;
+  r.id = st.column_text(0);
+  r.user_id = st.column_text(1);
+  r.concert_id = st.column_int(2);
+  r.seat_number = static_cast<int>(st.column_int(3));
+  r.price = st.column_int(4);
+  r.status = reservation_status_from(st.column_text(5));
+  r.expires_at = from_millis(st.column_int(6));
+  return r;
+}
+
+std::optional<Reservation> load_reservation(Database& db, const std::string& id) {
+  auto st = db.query(sql::kReservationById);
+  st.bind(1, id);
+  if (!st.step()) {
+    return std::nullopt;
+  }
+  return reservation_from_row(st);
+}
+
+bool is_expired_hold(const Reservation& r, Timestamp now) {
+  return r.status == ReservationStatus::TemporarilyAssigned && r.expires_at <= now;
+}
+
+void release_hold(Database& db, Reservation hold, Timestamp now, std::vector<Reservation>& released) {
+  db.query(sql::kSetReservationStatus).bind(1, hold.id).bind(2, std::string_view("EXPIRED")).bind(3, ms(now)).run();
+  if (db.changes() == 0) {
+    return;  // released already
+  }
+  db.query(sql::kFreeSeatOf).bind(1, hold.concert_id).bind(2, hold.seat_number).bind(3, hold.id).run();
+  db.query(sql::kInsertReservationHistory)
+      .bind(1, hold.id)
+      .bind(2, std::string_view("AUTO_RELEASE"))
+      .bind(3, std::string_view("EXPIRED"))
+      .bind(4, ms(now))
+      .run();
+  hold.status = ReservationStatus::Expired;
+  released.push_back(std::move(hold));
+}
+
+/// Removes an idempotency record past its lifetime, then tells whether the key is taken.
+bool idempotency_key_taken(Database& db, const std::string& user, const IdempotencyStamp& stamp, Timestamp now) {
+  db.query(sql::kDeleteStaleIdempotency).bind(1, user).bind(2, stamp.key).bind(3, ms(now - kIdempotencyLifetime)).run();
+  auto st = db.query(sql::kFindIdempotency);
+  st.bind(1, user).bind(2, stamp.key).bind(3, ms(now - kIdempotencyLifetime));
+  return st.step();
+}
+
+void record_idempotency(Database& db, const std::string& user, const IdempotencyStamp& stamp,
+                        const std::string& result_ref, Timestamp now) {
+  db.query(sql::kInsertIdempotency)
+      .bind(1, user)
+      .bind(2, stamp.key)
+      .bind(3, stamp.endpoint)
+      .bind(4, stamp.fingerprint)
+      .bind(5, result_ref)
+      .bind(6, ms(now))
+      .run();
+}
+
+void apply_migrations(Database& db) {
+  db.exec(sql::kCreateMigrationsTable);
+  for (const auto& [name, text] : migrations()) {
+    auto check = db.query(sql::kMigrationApplied);
+    check.bind(1, name);
+    if (check.step()) {
+      continue;
+    }
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      db.exec(text);
+      db.query(sql::kRecordMigration).bind(1, name).bind(2, std::int64_t{0}).run();
+      db.exec("COMMIT");
+    } catch (...) {
+      db.exec("ROLLBACK");
+      throw;
+    }
+    spdlog::info("applied migration {}", name);
+  }
+}
+
+std::unique_ptr<Database> open_database(const std::string& path, bool writer) {
+  auto db = std::make_unique<Database>(path);
+  db->exec("PRAGMA foreign_keys = ON");
+  if (writer) {
+    db->exec("PRAGMA journal_mode = WAL");
+  }
+  // FULL: a commit is on disk before any request of its batch is answered.
+  db->exec("PRAGMA synchronous = FULL");
+  return db;
+}
+
+}  // namespace
+
+// ---- Worker --------------------------------------------------------------------------------
+
+Worker::Worker(std::unique_ptr<Database> db, bool writes) : _db(std::move(db)), _writes(writes) {
+  _thread = std::thread([this] { loop(); });
+}
+
+Worker::~Worker() {
+  {
+    std::lock_guard lock(_mutex);
+    _stopping = true;
+  }
+  _wake.notify_one();
+  _thread.join();
+}
+
+bool Worker::submit(Job job) {
+  {
+    std::lock_guard lock(_mutex);
+    if (_queue.size() >= kMaxQueuedJobs || _stopping) {
+      return false;
+    }
+    _queue.push_back(std::move(job));
+  }
+  _wake.notify_one();
+  return true;
+}
+
+void Worker::loop() {
+  std::vector<Job> batch;
+  batch.reserve(kMaxBatch);
+  for (;;) {
+    {
+      std::unique_lock lock(_mutex);
+      _wake.wait(lock, [this] { return _stopping || !_queue.empty(); });
+      if (_queue.empty()) {
+        return;  // stopping, and everything queued has been answered
+      }
+      while (!_queue.empty() && batch.size() < kMaxBatch) {
+        batch.push_back(std::move(_queue.front()));
+        _queue.pop_front();
+      }
+    }
+    run_batch(batch);
+    batch.clear();
+  }
+}
+
+void Worker::run_batch(std::vector<Job>& batch) {
+  std::vector<std::exception_ptr> errors(batch.size());
+  std::exception_ptr batch_error;
+  try {
+    _db->exec(_writes ? "BEGIN IMMEDIATE" : "BEGIN");
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      _db->exec("SAVEPOINT job");
+      try {
+        batch[i].run(*_db);
+        _db->exec("RELEASE job");
+      } catch (...) {
+        // This request fails alone; the others of the batch keep their work.
+        errors[i] = std::current_exception();
+        _db->exec("ROLLBACK TO job");
+        _db->exec("RELEASE job");
+      }
+    }
+    _db->exec("COMMIT");
+  } catch (const std::exception& e) {
+    spdlog::error("sqlite batch of {} failed: {}", batch.size(), e.what());
+    batch_error = std::make_exception_ptr(Unavailable(e.what()));
+    try {
+      _db->exec("ROLLBACK");
+    } catch (const std::exception& rollback_error) {
+      /// Nothing was committed either way; the next BEGIN tells whether the connection lives.
+      spdlog::error("sqlite rollback failed: {}", rollback_error.what());
+    }
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    batch[i].done(batch_error ? batch_error : errors[i]);
+  }
+}
+
+// ---- SqliteStore: plumbing --------------------------------------------------------------------
+
+SqliteStore::SqliteStore(const std::string& path, ReleaseListener on_release) : _on_release(std::move(on_release)) {
+  const bool in_memory = path == ":memory:";
+  auto writer_db = open_database(path, true);
+  apply_migrations(*writer_db);
+  _writer = std::make_unique<Worker>(std::move(writer_db), true);
+  if (!in_memory) {
+    _reader = std::make_unique<Worker>(open_database(path, false), false);
+  }
+}
+
+SqliteStore::~SqliteStore() = default;
+
+/// Submits `state->run` to `worker` and resumes the caller after the commit. The only coroutine
+/// of the bridge, and it takes no closure: GCC 12 destroys a capturing lambda that appears in a
+/// co_await expression twice, so closures are built in the plain functions around it.
+template <class Result>
+Task<Result> SqliteStore::wait_for(Worker& worker, std::shared_ptr<JobState<Result>> state) {
+  auto initiation = [this, &worker, state](auto handler) {
+        auto shared_handler = std::make_shared<decltype(handler)>(std::move(handler));
+        auto complete = [shared_handler](std::exception_ptr error) {
+          auto executor = asio::get_associated_executor(*shared_handler);
+          asio::post(executor, [shared_handler, error]() mutable { std::move(*shared_handler)(error); });
+        };
+        Worker::Job job{[state](Database& db) {
+                          JobContext ctx{db, state->released};
+                          state->run(ctx);
+                        },
+                        [this, state, complete](std::exception_ptr error) {
+                          if (!error && _on_release) {
+                            for (const auto& hold : state->released) {
+                              _on_release(hold);
+                            }
+                          }
+                          state->run = nullptr;  // drop the closure on the worker, not later
+                          complete(error);
+                        }};
+        if (!worker.submit(std::move(job))) {
+          complete(std::make_exception_ptr(Unavailable("storage queue is full")));
+        }
+      };
+  co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(std::exception_ptr)>(initiation,
+                                                                                          asio::use_awaitable);
+  if constexpr (!std::is_void_v<Result>) {
+    co_return std::move(*state->result);
+  }
+}
+
+template <class Fn>
+auto SqliteStore::on(Worker& worker, Fn fn) -> Task<std::invoke_result_t<Fn&, JobContext&>> {
+  using Result = std::invoke_result_t<Fn&, JobContext&>;
+  auto state = std::make_shared<JobState<Result>>();
+  JobState<Result>* raw = state.get();  // the closure lives in the state; no cycle
+  state->run = [raw, fn = std::move(fn)](JobContext& ctx) mutable {
+    if constexpr (std::is_void_v<Result>) {
+      fn(ctx);
+    } else {
+      raw->result = fn(ctx);
+    }
+  };
+  return wait_for<Result>(worker, std::move(state));
+}
+
+// ---- concerts ---------------------------------------------------------------------------------
+
+Task<bool> SqliteStore::ping() {
+  return on(reader(), [](JobContext& ctx) {
+    auto st = ctx.db.query(sql::kSelectOne);
+    return st.step();
+  });
+}
+
+Task<ConcertId> SqliteStore::create_concert(NewConcert concert) {
+  return on(*_writer, [concert = std::move(concert)](JobContext& ctx) {
+    const auto [min_it, max_it] = std::minmax_element(concert.prices.begin(), concert.prices.end());
+    auto insert = ctx.db.query(sql::kInsertConcert);
+    insert.bind(1, concert.title)
+        .bind(2, concert.venue)
+        .bind(3, concert.date.days_since_epoch)
+        .bind(4, static_cast<std::int64_t>(concert.prices.size()))
+        .bind(5, *min_it)
+        .bind(6, *max_it)
+        .bind(7, ms(concert.created_at));
+    insert.run();
+    auto id_query = ctx.db.query("SELECT last_insert_rowid()");
+    id_query.step();
+    const ConcertId id = id_query.column_int(0);
+    for (std::size_t i = 0; i < concert.prices.size(); ++i) {
+      ctx.db.query(sql::kInsertSeat).bind(1, id).bind(2, static_cast<std::int64_t>(i + 1)).bind(3, concert.prices[i]).run();
+    }
+    return id;
+  });
+}
+
+Task<std::int64_t> SqliteStore::count_concerts() {
+  return on(reader(), [](JobContext& ctx) {
+    auto st = ctx.db.query(sql::kCountConcerts);
+    st.step();
+    return st.column_int(0);
+  });
+}
+
+Task<std::optional<ConcertInfo>> SqliteStore::concert_info(ConcertId id) {
+  return on(reader(), [id](JobContext& ctx) -> std::optional<ConcertInfo> {
+    auto st = ctx.db.query(sql::kConcertById);
+    st.bind(1, id);
+    if (!st.step()) {
+      return std::nullopt;
+    }
+    return ConcertInfo{id, Date{st.column_int(0)}, static_cast<int>(st.column_int(1))};
+  });
+}
+
+Task<std::vector<ConcertSummary>> SqliteStore::available_concerts(Date today, Timestamp now) {
+  return on(reader(), [today, now](JobContext& ctx) {
+    std::vector<ConcertSummary> out;
+    auto st = ctx.db.query(sql::kAvailableConcerts);
+    st.bind(1, today.days_since_epoch).bind(2, ms(now));
+    while (st.step()) {
+      if (st.column_int(6) == 0) {
+        continue;
+      }
+      out.push_back(ConcertSummary{st.column_int(0), st.column_text(1), st.column_text(2), Date{st.column_int(3)},
+                                   st.column_int(6), st.column_int(4), st.column_int(5)});
+    }
+    return out;
+  });
+}
+
+Task<std::optional<SeatMap>> SqliteStore::seat_map(ConcertId id, Timestamp now) {
+  return on(reader(), [id, now](JobContext& ctx) -> std::optional<SeatMap> {
+    auto concert = ctx.db.query(sql::kConcertById);
+    concert.bind(1, id);
+    if (!concert.step()) {
+      return std::nullopt;
+    }
+    SeatMap map{id, Date{concert.column_int(0)}, {}};
+    map.seats.reserve(static_cast<std::size_t>(concert.column_int(1)));
+    auto seats = ctx.db.query(sql::kSeatsOfConcert);
+    seats.bind(1, id);
+    while (seats.step()) {
+      const std::string status = seats.column_text(2);
+      SeatStatus s = SeatStatus::Available;
+      if (status == "RESERVED") {
+        s = SeatStatus::Reserved;
+      } else if (status == "HELD" && seats.column_int(3) > ms(now)) {
+        s = SeatStatus::TemporarilyAssigned;
+      }
+      map.seats.push_back(SeatView{static_cast<int>(seats.column_int(0)), s, seats.column_int(1)});
+    }
+    return map;
+  });
+}
+
+// ---- holds --------------------------------------------------------------------------------------
+
+Task<HoldOutcome> SqliteStore::hold_seat(HoldRequest req) {
+  return on(*_writer, [req = std::move(req)](JobContext& ctx) {
+    using Kind = HoldOutcome::Kind;
+    Database& db = ctx.db;
+    HoldOutcome out;
+    auto concert = db.query(sql::kConcertById);
+    concert.bind(1, req.concert_id);
+    if (!concert.step()) {
+      out.kind = Kind::ConcertNotFound;
+      return out;
+    }
+    if (req.seat_number < 1 || req.seat_number > concert.column_int(1)) {
+      out.kind = Kind::SeatNotFound;
+      return out;
+    }
+    auto seat = db.query(sql::kSeatForUpdate);
+    seat.bind(1, req.concert_id).bind(2, req.seat_number);
+    seat.step();
+    const std::string status = seat.column_text(0);
+    const std::string holder = seat.column_text(1);
+    const bool held_now = status == "HELD" && seat.column_int(2) > ms(req.now);
+    const Money price = seat.column_int(3);
+    if (status == "RESERVED" || held_now) {
+      out.kind = Kind::AlreadyAssigned;
+      if (held_now) {
+        if (auto current = load_reservation(db, holder); current && current->user_id == req.user_id) {
+          out.own_reservation_id = current->id;
+        }
+      }
+      return out;
+    }
+    auto holds = db.query(sql::kCountLiveHolds);
+    holds.bind(1, req.user_id).bind(2, ms(req.now));
+    holds.step();
+    if (holds.column_int(0) >= req.max_holds_per_user) {
+      out.kind = Kind::HoldLimitExceeded;
+      return out;
+    }
+    if (status == "HELD") {
+      // Its hold ran out but was not released yet: this write releases it first.
+      if (auto stale = load_reservation(db, holder); stale && is_expired_hold(*stale, req.now)) {
+        release_hold(db, *stale, req.now, ctx.released);
+      }
+    }
+    db.query(sql::kHoldSeat)
+        .bind(1, req.concert_id)
+        .bind(2, req.seat_number)
+        .bind(3, req.reservation_id)
+        .bind(4, ms(req.expires_at))
+        .bind(5, ms(req.now))
+        .run();
+    if (db.changes() != 1) {
+      throw std::logic_error("hold: seat changed under the write lock");
+    }
+    db.query(sql::kInsertReservation)
+        .bind(1, req.reservation_id)
+        .bind(2, req.user_id)
+        .bind(3, req.concert_id)
+        .bind(4, req.seat_number)
+        .bind(5, price)
+        .bind(6, ms(req.expires_at))
+        .bind(7, ms(req.now))
+        .run();
+    db.query(sql::kInsertReservationHistory)
+        .bind(1, req.reservation_id)
+        .bind(2, std::string_view("HOLD"))
+        .bind(3, std::nullopt)
+        .bind(4, ms(req.now))
+        .run();
+    out.kind = Kind::Held;
+    out.reservation = Reservation{req.reservation_id, req.user_id, req.concert_id, req.seat_number,
+                                  price, ReservationStatus::TemporarilyAssigned, req.expires_at};
+    return out;
+  });
+}
+
+Task<std::optional<Reservation>> SqliteStore::find_reservation(std::string id, Timestamp now) {
+  return on(reader(), [id = std::move(id), now](JobContext& ctx) {
+    auto r = load_reservation(ctx.db, id);
+    if (r && is_expired_hold(*r, now)) {
+      r->status = ReservationStatus::Expired;
+    }
+    return r;
+  });
+}
+
+Task<CancelOutcome> SqliteStore::cancel_reservation(std::string id, std::string user_id, Timestamp now) {
+  return on(*_writer, [id = std::move(id), user_id = std::move(user_id), now](JobContext& ctx) {
+    auto r = load_reservation(ctx.db, id);
+    if (!r || r->user_id != user_id) {
+      return CancelOutcome::NotFound;
+    }
+    if (is_expired_hold(*r, now)) {
+      release_hold(ctx.db, *r, now, ctx.released);
+      return CancelOutcome::NotCancellable;
+    }
+    if (r->status != ReservationStatus::TemporarilyAssigned) {
+      return CancelOutcome::NotCancellable;
+    }
+    ctx.db.query(sql::kSetReservationStatus).bind(1, id).bind(2, std::string_view("CANCELLED")).bind(3, ms(now)).run();
+    ctx.db.query(sql::kFreeSeatOf).bind(1, r->concert_id).bind(2, r->seat_number).bind(3, id).run();
+    ctx.db.query(sql::kInsertReservationHistory)
+        .bind(1, id)
+        .bind(2, std::string_view("CANCEL"))
+        .bind(3, std::string_view("USER"))
+        .bind(4, ms(now))
+        .run();
+    return CancelOutcome::Cancelled;
+  });
+}
+
+Task<std::vector<Reservation>> SqliteStore::release_expired(Timestamp now, int limit) {
+  return on(*_writer, [now, limit](JobContext& ctx) {
+    std::vector<Reservation> due;
+    {
+      auto st = ctx.db.query(sql::kExpiredHolds);
+      st.bind(1, ms(now)).bind(2, static_cast<std::int64_t>(limit));
+      while (st.step()) {
+        due.push_back(reservation_from_row(st));
+      }
+    }
+    for (const auto& hold : due) {
+      release_hold(ctx.db, hold, now, ctx.released);
+    }
+    return ctx.released;
+  });
+}
+
+// ---- money --------------------------------------------------------------------------------------
+
+Task<BalanceView> SqliteStore::balance(std::string user_id) {
+  return on(reader(), [user_id = std::move(user_id)](JobContext& ctx) {
+    BalanceView view{user_id, 0, std::nullopt};
+    auto st = ctx.db.query(sql::kBalanceOf);
+    st.bind(1, user_id);
+    if (st.step()) {
+      view.balance = st.column_int(0);
+      view.last_updated = from_millis(st.column_int(1));
+    }
+    return view;
+  });
+}
+
+Task<ChargeOutcome> SqliteStore::charge(ChargeRequest req) {
+  return on(*_writer, [req = std::move(req)](JobContext& ctx) {
+    using Kind = ChargeOutcome::Kind;
+    Database& db = ctx.db;
+    ChargeOutcome out;
+    if (req.idempotency && idempotency_key_taken(db, req.user_id, *req.idempotency, req.now)) {
+      out.kind = Kind::DuplicateKey;
+      return out;
+    }
+    Money current = 0;
+    {
+      auto st = db.query(sql::kBalanceOf);
+      st.bind(1, req.user_id);
+      if (st.step()) {
+        current = st.column_int(0);
+      }
+    }
+    if (current + req.amount > req.balance_cap) {
+      out.kind = Kind::BalanceLimitExceeded;
+      return out;
+    }
+    const Money after = current + req.amount;
+    db.query(sql::kUpsertBalance).bind(1, req.user_id).bind(2, after).bind(3, ms(req.now)).run();
+    db.query(sql::kInsertBalanceHistory)
+        .bind(1, req.transaction_id)
+        .bind(2, req.user_id)
+        .bind(3, std::string_view("CHARGE"))
+        .bind(4, req.amount)
+        .bind(5, after)
+        .bind(6, ms(req.now))
+        .run();
+    if (req.idempotency) {
+      record_idempotency(db, req.user_id, *req.idempotency, req.transaction_id, req.now);
+    }
+    out.kind = Kind::Charged;
+    out.receipt = ChargeReceipt{req.user_id, after, req.amount, req.transaction_id};
+    return out;
+  });
+}
+
+Task<PaymentOutcome> SqliteStore::pay(PaymentRequest req) {
+  return on(*_writer, [req = std::move(req)](JobContext& ctx) {
+    using Kind = PaymentOutcome::Kind;
+    Database& db = ctx.db;
+    PaymentOutcome out;
+    if (req.idempotency && idempotency_key_taken(db, req.user_id, *req.idempotency, req.now)) {
+      out.kind = Kind::DuplicateKey;
+      return out;
+    }
+    auto hold = load_reservation(db, req.reservation_id);
+    if (hold && is_expired_hold(*hold, req.now)) {
+      release_hold(db, *hold, req.now, ctx.released);
+      hold.reset();
+    }
+    if (!hold || hold->user_id != req.user_id || hold->status != ReservationStatus::TemporarilyAssigned) {
+      out.kind = Kind::InvalidReservation;
+      return out;
+    }
+    Money current = 0;
+    {
+      auto st = db.query(sql::kBalanceOf);
+      st.bind(1, req.user_id);
+      if (st.step()) {
+        current = st.column_int(0);
+      }
+    }
+    if (current < hold->price) {
+      out.kind = Kind::InsufficientBalance;
+      out.current_balance = current;
+      out.required_amount = hold->price;
+      return out;
+    }
+    db.query(sql::kDebit).bind(1, req.user_id).bind(2, hold->price).bind(3, ms(req.now)).run();
+    if (db.changes() != 1) {
+      throw std::logic_error("payment: debit refused after the balance check");
+    }
+    const Money after = current - hold->price;
+    db.query(sql::kSellSeat).bind(1, hold->concert_id).bind(2, hold->seat_number).bind(3, hold->id).run();
+    if (db.changes() != 1) {
+      throw std::logic_error("payment: seat is not held by this reservation");
+    }
+    db.query(sql::kSetReservationStatus)
+        .bind(1, hold->id)
+        .bind(2, std::string_view("CONFIRMED"))
+        .bind(3, ms(req.now))
+        .run();
+    db.query(sql::kInsertReservationHistory)
+        .bind(1, hold->id)
+        .bind(2, std::string_view("CONFIRM"))
+        .bind(3, req.payment_id)
+        .bind(4, ms(req.now))
+        .run();
+    db.query(sql::kInsertPayment)
+        .bind(1, req.payment_id)
+        .bind(2, hold->id)
+        .bind(3, req.user_id)
+        .bind(4, hold->concert_id)
+        .bind(5, hold->seat_number)
+        .bind(6, hold->price)
+        .bind(7, after)
+        .bind(8, ms(req.now))
+        .run();
+    db.query(sql::kInsertBalanceHistory)
+        .bind(1, req.payment_id)
+        .bind(2, req.user_id)
+        .bind(3, std::string_view("PAYMENT"))
+        .bind(4, hold->price)
+        .bind(5, after)
+        .bind(6, ms(req.now))
+        .run();
+    db.query(sql::kSpendToken).bind(1, req.token_id).bind(2, ms(req.now)).run();
+    if (req.idempotency) {
+      record_idempotency(db, req.user_id, *req.idempotency, req.payment_id, req.now);
+    }
+    out.kind = Kind::Paid;
+    out.receipt = PaymentReceipt{req.payment_id, hold->id, hold->concert_id, hold->seat_number, hold->price, after};
+    return out;
+  });
+}
+
+Task<std::optional<ChargeReceipt>> SqliteStore::charge_receipt(std::string transaction_id) {
+  return on(reader(), [id = std::move(transaction_id)](JobContext& ctx) -> std::optional<ChargeReceipt> {
+    auto st = ctx.db.query(sql::kChargeReceipt);
+    st.bind(1, id);
+    if (!st.step()) {
+      return std::nullopt;
+    }
+    return ChargeReceipt{st.column_text(0), st.column_int(1), st.column_int(2), id};
+  });
+}
+
+Task<std::optional<PaymentReceipt>> SqliteStore::payment_receipt(std::string payment_id) {
+  return on(reader(), [id = std::move(payment_id)](JobContext& ctx) -> std::optional<PaymentReceipt> {
+    auto st = ctx.db.query(sql::kPaymentReceipt);
+    st.bind(1, id);
+    if (!st.step()) {
+      return std::nullopt;
+    }
+    return PaymentReceipt{id, st.column_text(0), st.column_int(1), static_cast<int>(st.column_int(2)),
+                          st.column_int(3), st.column_int(4)};
+  });
+}
+
+Task<std::optional<IdempotencyRecord>> SqliteStore::find_idempotency(std::string user_id, std::string key,
+                                                                     Timestamp now) {
+  return on(reader(), [user_id = std::move(user_id), key = std::move(key),
+                                   now](JobContext& ctx) -> std::optional<IdempotencyRecord> {
+    auto st = ctx.db.query(sql::kFindIdempotency);
+    st.bind(1, user_id).bind(2, key).bind(3, ms(now - kIdempotencyLifetime));
+    if (!st.step()) {
+      return std::nullopt;
+    }
+    return IdempotencyRecord{st.column_text(0), st.column_text(1), st.column_text(2)};
+  });
+}
+
+// ---- tokens and settings -------------------------------------------------------------------------
+
+Task<void> SqliteStore::save_token(TokenRecord t) {
+  return on(*_writer, [t = std::move(t)](JobContext& ctx) {
+    ctx.db.query(sql::kInsertToken)
+        .bind(1, t.id)
+        .bind(2, t.user_id)
+        .bind(3, t.seq)
+        .bind(4, std::string_view(token_state_name(t.state)))
+        .bind(5, ms(t.issued_at))
+        .bind(6, optional_ms(t.active_until))
+        .bind(7, optional_ms(t.spent_at))
+        .run();
+  });
+}
+
+Task<void> SqliteStore::update_tokens(std::vector<TokenChange> changes) {
+  return on(*_writer, [changes = std::move(changes)](JobContext& ctx) {
+    for (const auto& c : changes) {
+      ctx.db.query(sql::kUpdateToken)
+          .bind(1, c.token_id)
+          .bind(2, std::string_view(token_state_name(c.state)))
+          .bind(3, optional_ms(c.active_until))
+          .bind(4, optional_ms(c.spent_at))
+          .run();
+    }
+  });
+}
+
+Task<std::vector<TokenRecord>> SqliteStore::load_live_tokens(Timestamp spent_since) {
+  return on(reader(), [spent_since](JobContext& ctx) {
+    std::vector<TokenRecord> out;
+    auto st = ctx.db.query(sql::kLiveTokens);
+    st.bind(1, ms(spent_since));
+    while (st.step()) {
+      out.push_back(TokenRecord{st.column_text(0), st.column_text(1), st.column_int(2),
+                                token_state_from(st.column_text(3)), from_millis(st.column_int(4)),
+                                optional_time(st.column_optional_int(5)), optional_time(st.column_optional_int(6))});
+    }
+    return out;
+  });
+}
+
+Task<std::optional<std::string>> SqliteStore::get_setting(std::string name) {
+  return on(reader(), [name = std::move(name)](JobContext& ctx) -> std::optional<std::string> {
+    auto st = ctx.db.query(sql::kGetSetting);
+    st.bind(1, name);
+    if (!st.step()) {
+      return std::nullopt;
+    }
+    return st.column_text(0);
+  });
+}
+
+Task<void> SqliteStore::put_setting(std::string name, std::string value) {
+  return on(*_writer, [name = std::move(name), value = std::move(value)](JobContext& ctx) {
+    ctx.db.query(sql::kPutSetting).bind(1, name).bind(2, value).run();
+  });
+}
+
+Task<void> SqliteStore::purge(Timestamp before) {
+  return on(*_writer, [before](JobContext& ctx) {
+    ctx.db.query(sql::kPurgeIdempotency).bind(1, ms(before)).bind(2, std::int64_t{kPurgeBatch}).run();
+    ctx.db.query(sql::kPurgeTokens).bind(1, ms(before)).bind(2, std::int64_t{kPurgeBatch}).run();
+  });
+}
+
+}  // namespace concertd::sqlite

@@ -1,0 +1,108 @@
+#pragma once
+// The embedded Store: one SQLite file in WAL mode. Writes go to one writer thread that groups
+// whatever has queued up into one transaction (each request in its own savepoint) and answers
+// every request of the group only after the COMMIT: many holds per fsync, each acknowledged
+// only when durable. Reads go to a second connection on its own thread. No SQLite call ever
+// runs on an I/O thread.
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <type_traits>
+#include <variant>
+
+#include "adapters/sqlite/sqlite_db.hpp"
+#include "ports/store.hpp"
+
+namespace concertd::sqlite {
+
+/// One connection and the thread that owns it; jobs run in batches inside one transaction.
+class Worker {
+ public:
+  struct Job {
+    std::function<void(Database&)> run;
+    std::function<void(std::exception_ptr)> done;  // called on the worker thread after the commit
+  };
+
+  static constexpr std::size_t kMaxQueuedJobs = 65'536;
+  static constexpr std::size_t kMaxBatch = 512;
+
+  /// `writes`: batches open with BEGIN IMMEDIATE (take the write lock) instead of BEGIN.
+  Worker(std::unique_ptr<Database> db, bool writes);
+  ~Worker();
+  /// False when the queue is full (the caller answers 503 rather than queueing without bound).
+  bool submit(Job job);
+
+ private:
+  void loop();
+  void run_batch(std::vector<Job>& batch);
+
+  std::unique_ptr<Database> _db;
+  bool _writes;
+  std::mutex _mutex;
+  std::condition_variable _wake;
+  std::deque<Job> _queue;
+  bool _stopping = false;
+  std::thread _thread;
+};
+
+class SqliteStore final : public Store {
+ public:
+  /// `path` is a file, or ":memory:" for tests (then reads and writes share one connection).
+  SqliteStore(const std::string& path, ReleaseListener on_release);
+  ~SqliteStore() override;
+
+  Task<bool> ping() override;
+  Task<ConcertId> create_concert(NewConcert concert) override;
+  Task<std::int64_t> count_concerts() override;
+  Task<std::optional<ConcertInfo>> concert_info(ConcertId id) override;
+  Task<std::vector<ConcertSummary>> available_concerts(Date today, Timestamp now) override;
+  Task<std::optional<SeatMap>> seat_map(ConcertId id, Timestamp now) override;
+  Task<HoldOutcome> hold_seat(HoldRequest request) override;
+  Task<std::optional<Reservation>> find_reservation(std::string id, Timestamp now) override;
+  Task<CancelOutcome> cancel_reservation(std::string id, std::string user_id, Timestamp now) override;
+  Task<std::vector<Reservation>> release_expired(Timestamp now, int limit) override;
+  Task<BalanceView> balance(std::string user_id) override;
+  Task<ChargeOutcome> charge(ChargeRequest request) override;
+  Task<PaymentOutcome> pay(PaymentRequest request) override;
+  Task<std::optional<ChargeReceipt>> charge_receipt(std::string transaction_id) override;
+  Task<std::optional<PaymentReceipt>> payment_receipt(std::string payment_id) override;
+  Task<std::optional<IdempotencyRecord>> find_idempotency(std::string user_id, std::string key,
+                                                          Timestamp now) override;
+  Task<void> save_token(TokenRecord token) override;
+  Task<void> update_tokens(std::vector<TokenChange> changes) override;
+  Task<std::vector<TokenRecord>> load_live_tokens(Timestamp spent_since) override;
+  Task<std::optional<std::string>> get_setting(std::string name) override;
+  Task<void> put_setting(std::string name, std::string value) override;
+  Task<void> purge(Timestamp before) override;
+
+ private:
+  /// What a job sees: the connection, and where to note holds it released for expiry.
+  struct JobContext {
+    Database& db;
+    std::vector<Reservation>& released;
+  };
+
+  template <class Result>
+  struct JobState {
+    std::conditional_t<std::is_void_v<Result>, std::monostate, std::optional<Result>> result;
+    std::vector<Reservation> released;
+    std::function<void(JobContext&)> run;
+  };
+
+  /// Runs `fn(JobContext&)` on `worker` and resumes the caller with its result after the commit.
+  template <class Fn>
+  auto on(Worker& worker, Fn fn) -> Task<std::invoke_result_t<Fn&, JobContext&>>;
+  template <class Result>
+  Task<Result> wait_for(Worker& worker, std::shared_ptr<JobState<Result>> state);
+
+  ReleaseListener _on_release;
+  std::unique_ptr<Worker> _writer;
+  std::unique_ptr<Worker> _reader;  // null in memory mode: the writer serves reads
+  Worker& reader() { return _reader ? *_reader : *_writer; }
+};
+
+}  // namespace concertd::sqlite

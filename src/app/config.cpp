@@ -1,0 +1,95 @@
+#include "app/config.hpp"
+
+#include <iostream>
+#include <limits>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace concertd {
+
+std::optional<int> parse_config(int argc, char** argv, Config& cfg) {
+  CLI::App app{"concertd: concert ticketing server"};
+  app.name("concertd");
+  auto* serve = app.add_subcommand("serve", "start the server (the default)");
+  app.require_subcommand(1);
+
+  const auto seconds = CLI::Range(std::int64_t{1}, std::int64_t{std::numeric_limits<std::int32_t>::max()});
+  const auto positive = CLI::Range(std::int64_t{1}, std::int64_t{std::numeric_limits<std::int32_t>::max()});
+  auto env = [](const char* name) { return std::string("CONCERTD_") + name; };
+
+  serve->add_option("--host", cfg.host, "listen address")->envname(env("HOST"))->capture_default_str();
+  serve->add_option("--port", cfg.port, "listen port")->envname(env("PORT"))->capture_default_str();
+  serve->add_option("--data-dir", cfg.data_dir, "embedded mode: where the SQLite file lives")
+      ->envname(env("DATA_DIR"))
+      ->capture_default_str();
+  serve->add_option("--postgres", cfg.postgres, "postgresql:// URI: use PostgreSQL instead of SQLite")
+      ->envname(env("POSTGRES"));
+  serve->add_option("--redis", cfg.redis, "redis://host:port: queue, locks and caches in Redis")
+      ->envname(env("REDIS"));
+  serve->add_option("--max-active", cfg.max_active, "active tokens at once")
+      ->envname(env("MAX_ACTIVE"))
+      ->check(positive)
+      ->capture_default_str();
+  serve->add_option("--active-ttl", cfg.active_ttl, "seconds a token stays active")
+      ->envname(env("ACTIVE_TTL"))
+      ->check(seconds)
+      ->capture_default_str();
+  serve->add_option("--waiting-idle-ttl", cfg.waiting_idle_ttl, "seconds a waiting token lives without a poll")
+      ->envname(env("WAITING_IDLE_TTL"))
+      ->check(seconds)
+      ->capture_default_str();
+  serve->add_option("--hold-ttl", cfg.hold_ttl, "seconds a seat hold lasts")
+      ->envname(env("HOLD_TTL"))
+      ->check(seconds)
+      ->capture_default_str();
+  serve->add_option("--max-holds-per-user", cfg.max_holds_per_user, "unexpired unpaid holds one user may have")
+      ->envname(env("MAX_HOLDS_PER_USER"))
+      ->check(positive)
+      ->capture_default_str();
+  serve->add_option("--max-body", cfg.max_body, "request body limit in bytes")
+      ->envname(env("MAX_BODY"))
+      ->check(positive)
+      ->capture_default_str();
+  serve->add_option("--admin-key", cfg.admin_key, "key for /api/admin/* (random and printed when not given)")
+      ->envname(env("ADMIN_KEY"));
+  serve->add_option("--user-auth-secret", cfg.user_auth_secret, "check X-User-Auth signed with this secret")
+      ->envname(env("USER_AUTH_SECRET"));
+  serve->add_option("--token-keys", cfg.token_keys, "id:secret,... HMAC keys for tokens; the first signs")
+      ->envname(env("TOKEN_KEYS"));
+  serve->add_option("--rate-limit", cfg.rate_limit, "token issues per second per client address (0: off)")
+      ->envname(env("RATE_LIMIT"))
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{std::numeric_limits<std::int32_t>::max()}))
+      ->capture_default_str();
+  serve->add_option("--trusted-proxies", cfg.trusted_proxies, "addresses whose X-Forwarded-For names the client")
+      ->envname(env("TRUSTED_PROXIES"));
+  serve->add_option("--max-connections", cfg.max_connections, "open connections at once")
+      ->envname(env("MAX_CONNECTIONS"))
+      ->check(positive)
+      ->capture_default_str();
+  serve->add_flag("--demo,!--no-demo", cfg.demo, "create three demo concerts on an empty store (default on)")
+      ->envname(env("DEMO"));
+
+  // `concertd` alone, or with flags only, means `concertd serve ...`.
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    args.emplace_back(argv[i]);
+  }
+  if (args.empty() || (args[0] != "serve" && args[0] != "--help" && args[0] != "-h")) {
+    args.insert(args.begin(), "serve");
+  }
+  std::reverse(args.begin(), args.end());  // CLI11 takes a reversed vector
+  try {
+    app.parse(args);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+  return std::nullopt;
+}
+
+}  // namespace concertd

@@ -1,0 +1,14 @@
+#pragma once
+// Idempotency: two bodies are "the same request" when they are equal as JSON values.
+#include <string>
+
+#include <boost/json/value.hpp>
+
+namespace concertd {
+
+/// Serialises `v` with object keys sorted at every level, so key order and spacing vanish.
+std::string canonical_json(const boost::json::value& v);
+/// Hex SHA-256 of the canonical form.
+std::string body_fingerprint(const boost::json::value& v);
+
+}  // namespace concertd

@@ -1,0 +1,102 @@
+#pragma once
+// The values the services and ports exchange. Plain data, no behaviour beyond naming.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "domain/time.hpp"
+
+namespace concertd {
+
+using Money = std::int64_t;  // whole KRW
+using ConcertId = std::int64_t;
+
+enum class SeatStatus { Available, TemporarilyAssigned, Reserved };
+enum class ReservationStatus { TemporarilyAssigned, Confirmed, Cancelled, Expired };
+
+const char* seat_status_name(SeatStatus s);                // "available", ...
+const char* reservation_status_name(ReservationStatus s);  // "TEMPORARILY_ASSIGNED", ...
+
+struct NewConcert {
+  std::string title;
+  std::string venue;
+  Date date;
+  std::vector<Money> prices;  // one per seat, seat numbers 1..N
+  Timestamp created_at;
+};
+
+struct ConcertInfo {
+  ConcertId id = 0;
+  Date date;
+  int seat_count = 0;
+};
+
+struct ConcertSummary {
+  ConcertId id = 0;
+  std::string title;
+  std::string venue;
+  Date date;
+  std::int64_t available_seats = 0;
+  Money min_price = 0;
+  Money max_price = 0;
+};
+
+struct SeatView {
+  int number = 0;
+  SeatStatus status = SeatStatus::Available;
+  Money price = 0;
+};
+
+struct SeatMap {
+  ConcertId concert_id = 0;
+  Date date;
+  std::vector<SeatView> seats;
+};
+
+struct Reservation {
+  std::string id;
+  std::string user_id;
+  ConcertId concert_id = 0;
+  int seat_number = 0;
+  Money price = 0;
+  ReservationStatus status = ReservationStatus::TemporarilyAssigned;
+  Timestamp expires_at;
+};
+
+struct BalanceView {
+  std::string user_id;
+  Money balance = 0;
+  std::optional<Timestamp> last_updated;
+};
+
+struct ChargeReceipt {
+  std::string user_id;
+  Money balance_after = 0;
+  Money amount = 0;
+  std::string transaction_id;
+};
+
+struct PaymentReceipt {
+  std::string payment_id;
+  std::string reservation_id;
+  ConcertId concert_id = 0;
+  int seat_number = 0;
+  Money amount = 0;
+  Money balance_after = 0;
+};
+
+enum class TokenState { Waiting, Active, Spent, Dropped };
+
+/// A queue token as stored: written when issued and when its state changes, never per poll.
+struct TokenRecord {
+  std::string id;
+  std::string user_id;
+  std::int64_t seq = 0;  // issue order, the FIFO key
+  TokenState state = TokenState::Waiting;
+  Timestamp issued_at;
+  std::optional<Timestamp> active_until;
+  std::optional<Timestamp> spent_at;
+};
+
+}  // namespace concertd

@@ -1,0 +1,68 @@
+#include "http/auth.hpp"
+
+#include <openssl/crypto.h>
+
+#include "domain/errors.hpp"
+
+namespace concertd::http {
+namespace {
+
+constexpr std::size_t kMaxTokenLength = 256;
+
+ClientError missing_token() {
+  return ClientError(ErrorCode::MissingToken, "대기열 토큰이 필요합니다 (Authorization: Bearer <token>)");
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+    if (lower(a[i]) != lower(b[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string bearer_token(const Request& request) {
+  if (!request.authorization) {
+    throw missing_token();
+  }
+  std::string_view value = *request.authorization;
+  const std::size_t space = value.find(' ');
+  if (space == std::string_view::npos || !iequals(value.substr(0, space), "Bearer")) {
+    throw missing_token();
+  }
+  std::string_view token = value.substr(space + 1);
+  while (!token.empty() && token.front() == ' ') {
+    token.remove_prefix(1);
+  }
+  if (token.empty() || token.size() > kMaxTokenLength) {
+    throw missing_token();
+  }
+  for (const char c : token) {
+    if (c <= 0x20 || c >= 0x7f) {
+      throw missing_token();
+    }
+  }
+  return std::string(token);
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+void require_admin(const Request& request, const std::string& expected) {
+  if (!request.admin_key || !constant_time_equal(*request.admin_key, expected)) {
+    throw ClientError(ErrorCode::AdminKeyRequired, "관리자 키가 필요합니다 (X-Admin-Key)");
+  }
+}
+
+}  // namespace concertd::http

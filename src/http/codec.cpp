@@ -1,0 +1,176 @@
+#include "http/codec.hpp"
+
+#include <boost/json.hpp>
+
+namespace concertd::http {
+
+namespace json = boost::json;
+
+int status_of(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::InvalidRequest:
+    case ErrorCode::InvalidAmount:
+    case ErrorCode::BalanceLimitExceeded:
+    case ErrorCode::InsufficientBalance:
+    case ErrorCode::InvalidReservation:
+      return 400;
+    case ErrorCode::MissingToken:
+    case ErrorCode::InvalidToken:
+    case ErrorCode::UserAuthRequired:
+    case ErrorCode::AdminKeyRequired:
+      return 401;
+    case ErrorCode::Forbidden:
+    case ErrorCode::TokenNotActive:
+      return 403;
+    case ErrorCode::NotFound:
+    case ErrorCode::ConcertNotFound:
+    case ErrorCode::SeatNotFound:
+    case ErrorCode::ReservationNotFound:
+      return 404;
+    case ErrorCode::MethodNotAllowed:
+      return 405;
+    case ErrorCode::HoldLimitExceeded:
+    case ErrorCode::SeatAlreadyAssigned:
+    case ErrorCode::SeatLocked:
+    case ErrorCode::ReservationNotCancellable:
+    case ErrorCode::IdempotencyKeyInUse:
+      return 409;
+    case ErrorCode::PayloadTooLarge:
+      return 413;
+    case ErrorCode::IdempotencyKeyReused:
+      return 422;
+    case ErrorCode::RateLimited:
+      return 429;
+    case ErrorCode::ServiceUnavailable:
+      return 503;
+  }
+  return 500;
+}
+
+Response json_response(int status, const json::value& body) {
+  Response r;
+  r.status = status;
+  r.body = json::serialize(body);
+  return r;
+}
+
+Response error_response(const ClientError& error) {
+  json::object body;
+  body["error"] = error.what();
+  body["code"] = code_name(error.code());
+  for (const auto& d : error.details()) {
+    std::visit([&](const auto& v) { body[d.key] = v; }, d.value);
+  }
+  return json_response(status_of(error.code()), body);
+}
+
+namespace {
+
+json::parse_options strict_options() {
+  json::parse_options opt;
+  opt.max_depth = 32;
+  return opt;
+}
+
+}  // namespace
+
+std::optional<json::value> try_parse(const std::string& body) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec, {}, strict_options());
+  if (ec) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+json::object parse_object(const std::string& body) {
+  auto v = try_parse(body);
+  if (!v) {
+    throw ClientError(ErrorCode::InvalidRequest, "요청 본문이 올바른 JSON이 아닙니다");
+  }
+  if (!v->is_object()) {
+    throw ClientError(ErrorCode::InvalidRequest, "요청 본문은 JSON 객체여야 합니다");
+  }
+  return std::move(v->as_object());
+}
+
+std::optional<std::int64_t> integer_field(const json::object& obj, std::string_view name) {
+  const auto* v = obj.if_contains(name);
+  if (!v) {
+    return std::nullopt;
+  }
+  // Boost.JSON keeps "100000" as an integer and "100000.0" or "1e5" as a double: only the former
+  // counts as written as an integer.
+  if (v->is_int64()) {
+    return v->get_int64();
+  }
+  return std::nullopt;  // doubles, uint64 beyond int64, strings, ...
+}
+
+std::int64_t require_integer(const json::object& obj, std::string_view name) {
+  auto v = integer_field(obj, name);
+  if (!v) {
+    throw invalid_field(std::string(name), std::string(name) + " must be an integer");
+  }
+  return *v;
+}
+
+std::string require_string(const json::object& obj, std::string_view name) {
+  const auto* v = obj.if_contains(name);
+  if (!v || !v->is_string()) {
+    throw invalid_field(std::string(name), std::string(name) + " must be a string");
+  }
+  return std::string(v->get_string());
+}
+
+std::optional<std::string> percent_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    if (i + 2 >= s.size()) {
+      return std::nullopt;
+    }
+    auto hex = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    const int hi = hex(s[i + 1]);
+    const int lo = hex(s[i + 2]);
+    if (hi < 0 || lo < 0) {
+      return std::nullopt;
+    }
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
+json::object to_json(const Reservation& r) {
+  return {{"reservationId", r.id},
+          {"concertId", r.concert_id},
+          {"seatNumber", r.seat_number},
+          {"price", r.price},
+          {"status", reservation_status_name(r.status)},
+          {"expiresAt", format_rfc3339(r.expires_at)}};
+}
+
+json::object to_json(const PaymentReceipt& p) {
+  return {{"paymentId", p.payment_id}, {"reservationId", p.reservation_id}, {"concertId", p.concert_id},
+          {"seatNumber", p.seat_number}, {"amount", p.amount},             {"status", "CONFIRMED"},
+          {"balanceAfter", p.balance_after}};
+}
+
+json::object to_json(const ChargeReceipt& c) {
+  return {{"userId", c.user_id},
+          {"currentBalance", c.balance_after},
+          {"chargedAmount", c.amount},
+          {"transactionId", c.transaction_id}};
+}
+
+}  // namespace concertd::http

@@ -1,0 +1,39 @@
+#pragma once
+// JSON in and out: request body decoding with the contract's strictness, response encoding, and
+// the one table from error codes to HTTP statuses.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include "domain/errors.hpp"
+#include "domain/model.hpp"
+#include "http/types.hpp"
+
+namespace concertd::http {
+
+int status_of(ErrorCode code);
+Response error_response(const ClientError& error);
+Response json_response(int status, const boost::json::value& body);
+
+/// The body as a JSON object, else 400 INVALID_REQUEST. Depth and size are bounded.
+boost::json::object parse_object(const std::string& body);
+/// The body as JSON if it parses (for idempotency fingerprints), else nullopt.
+std::optional<boost::json::value> try_parse(const std::string& body);
+
+/// A field that must be an integer written as one (not 1.0 or 1e5). Missing or mistyped: nullopt.
+std::optional<std::int64_t> integer_field(const boost::json::object& obj, std::string_view name);
+/// Like integer_field but a missing or mistyped field is 400 INVALID_REQUEST naming it.
+std::int64_t require_integer(const boost::json::object& obj, std::string_view name);
+std::string require_string(const boost::json::object& obj, std::string_view name);
+
+/// Percent-decodes a path segment; nullopt for a malformed escape.
+std::optional<std::string> percent_decode(std::string_view segment);
+
+boost::json::object to_json(const Reservation& r);
+boost::json::object to_json(const PaymentReceipt& p);
+boost::json::object to_json(const ChargeReceipt& c);
+
+}  // namespace concertd::http

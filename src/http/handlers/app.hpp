@@ -1,0 +1,46 @@
+#pragma once
+// What the endpoint handlers share: the services, the settings they echo, the metrics.
+#include <functional>
+
+#include "http/metrics.hpp"
+#include "http/router.hpp"
+#include "ports/clock.hpp"
+#include "services/balance_service.hpp"
+#include "services/concert_service.hpp"
+#include "services/idempotency.hpp"
+#include "services/payment_service.hpp"
+#include "services/queue_service.hpp"
+#include "services/reservation_service.hpp"
+
+namespace concertd::http {
+
+struct App {
+  QueueService& queue;
+  ConcertService& concerts;
+  ReservationService& reservations;
+  BalanceService& balances;
+  PaymentService& payments;
+  IdempotencyKeys& idempotency;
+  Metrics& metrics;
+  const Clock& clock;
+  std::string admin_key;
+  std::int64_t max_active = 0;
+  /// True when storage and coordination answer.
+  std::function<Task<bool>()> ready;
+};
+
+void add_queue_routes(Router& router, App& app);
+void add_concert_routes(Router& router, App& app);
+void add_reservation_routes(Router& router, App& app);
+void add_balance_routes(Router& router, App& app);
+void add_payment_routes(Router& router, App& app);
+void add_admin_routes(Router& router, App& app);
+void add_ops_routes(Router& router, App& app);
+
+// Shared by the handlers.
+/// A path userId, percent-decoded and validated (400 INVALID_REQUEST).
+std::string user_id_param(const std::string& raw);
+/// The Idempotency-Key header as a stamp for `endpoint`, or nullopt without one (400 if malformed).
+std::optional<IdempotencyStamp> idempotency_stamp(const Request& request, const char* endpoint);
+
+}  // namespace concertd::http

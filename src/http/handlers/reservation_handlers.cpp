@@ -1,0 +1,63 @@
+// POST /api/reservations, GET and DELETE /api/reservations/{reservationId}
+#include <boost/json.hpp>
+
+#include "domain/errors.hpp"
+#include "domain/queue_rules.hpp"
+#include "domain/validation.hpp"
+#include "http/auth.hpp"
+#include "http/codec.hpp"
+#include "http/handlers/app.hpp"
+
+namespace concertd::http {
+namespace {
+
+namespace json = boost::json;
+
+std::string reservation_id_param(const std::string& raw) {
+  auto decoded = percent_decode(raw);
+  if (!decoded || !is_valid_reservation_id(*decoded)) {
+    throw invalid_field("reservationId", "reservationId must be 1 to 128 characters");
+  }
+  return std::move(*decoded);
+}
+
+Task<Response> hold(App& app, Request& request) {
+  const TokenView token = co_await app.queue.authenticate(bearer_token(request), TokenUse::Hold);
+  app.queue.require_admitted(token);
+  const auto body = parse_object(request.body);
+  const auto concert_id = integer_field(body, "concertId");
+  if (!concert_id || *concert_id < 1) {
+    throw invalid_field("concertId", "concertId must be an integer from 1 to 2^63-1");
+  }
+  const std::int64_t seat = require_integer(body, "seatNumber");
+  const Reservation r = co_await app.reservations.hold(token.user_id, *concert_id, seat);
+  app.metrics.count_hold();
+  json::object out = to_json(r);
+  out["message"] = hold_message(app.reservations.hold_ttl());
+  co_return json_response(201, out);
+}
+
+Task<Response> get_reservation(App& app, Request& request) {
+  const std::string id = reservation_id_param(request.path_params.at(0));
+  const TokenView token = co_await app.queue.authenticate(bearer_token(request), TokenUse::Grace);
+  app.queue.require_admitted(token);
+  co_return json_response(200, to_json(co_await app.reservations.get(token.user_id, id)));
+}
+
+Task<Response> cancel_reservation(App& app, Request& request) {
+  const std::string id = reservation_id_param(request.path_params.at(0));
+  const TokenView token = co_await app.queue.authenticate(bearer_token(request), TokenUse::Grace);
+  app.queue.require_admitted(token);
+  co_await app.reservations.cancel(token.user_id, id);
+  co_return json_response(200, json::object{{"reservationId", id}, {"status", "CANCELLED"}});
+}
+
+}  // namespace
+
+void add_reservation_routes(Router& router, App& app) {
+  router.add("POST", "/api/reservations", [&app](Request& r) { return hold(app, r); });
+  router.add("GET", "/api/reservations/{reservationId}", [&app](Request& r) { return get_reservation(app, r); });
+  router.add("DELETE", "/api/reservations/{reservationId}", [&app](Request& r) { return cancel_reservation(app, r); });
+}
+
+}  // namespace concertd::http

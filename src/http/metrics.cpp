@@ -1,0 +1,63 @@
+#include "http/metrics.hpp"
+
+#include <cstdio>
+
+namespace concertd::http {
+namespace {
+
+std::string number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+}  // namespace
+
+void Metrics::observe(const std::string& route, const std::string& method, int status, double seconds) {
+  std::lock_guard lock(_mutex);
+  ++_requests[{route, method, status}];
+  auto& h = _latency[route];
+  for (std::size_t i = 0; i < kBuckets.size(); ++i) {
+    if (seconds <= kBuckets[i]) {
+      ++h.buckets[i];
+    }
+  }
+  ++h.count;
+  h.sum += seconds;
+}
+
+std::string Metrics::render(std::int64_t waiting, std::int64_t active) const {
+  std::string out;
+  std::lock_guard lock(_mutex);
+  out += "# HELP concertd_http_requests_total HTTP requests by route, method and status.\n";
+  out += "# TYPE concertd_http_requests_total counter\n";
+  for (const auto& [key, count] : _requests) {
+    const auto& [route, method, status] = key;
+    out += "concertd_http_requests_total{route=\"" + route + "\",method=\"" + method + "\",status=\"" +
+           std::to_string(status) + "\"} " + std::to_string(count) + "\n";
+  }
+  out += "# HELP concertd_http_request_duration_seconds Request latency by route.\n";
+  out += "# TYPE concertd_http_request_duration_seconds histogram\n";
+  for (const auto& [route, h] : _latency) {
+    const std::string label = "route=\"" + route + "\"";
+    for (std::size_t i = 0; i < kBuckets.size(); ++i) {
+      out += "concertd_http_request_duration_seconds_bucket{" + label + ",le=\"" + number(kBuckets[i]) + "\"} " +
+             std::to_string(h.buckets[i]) + "\n";
+    }
+    out += "concertd_http_request_duration_seconds_bucket{" + label + ",le=\"+Inf\"} " + std::to_string(h.count) + "\n";
+    out += "concertd_http_request_duration_seconds_sum{" + label + "} " + number(h.sum) + "\n";
+    out += "concertd_http_request_duration_seconds_count{" + label + "} " + std::to_string(h.count) + "\n";
+  }
+  auto gauge = [&](const char* name, const char* help, const char* type, std::uint64_t v) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
+           std::to_string(v) + "\n";
+  };
+  gauge("concertd_queue_waiting", "Tokens waiting in line.", "gauge", static_cast<std::uint64_t>(waiting));
+  gauge("concertd_queue_active", "Active tokens.", "gauge", static_cast<std::uint64_t>(active));
+  gauge("concertd_holds_total", "Seat holds taken.", "counter", _holds.load());
+  gauge("concertd_releases_total", "Holds released on expiry.", "counter", _releases.load());
+  gauge("concertd_payments_total", "Payments completed.", "counter", _payments.load());
+  return out;
+}
+
+}  // namespace concertd::http

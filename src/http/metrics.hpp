@@ -1,0 +1,41 @@
+#pragma once
+// Prometheus text exposition of request counts and latencies, plus the domain counters.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <tuple>
+
+namespace concertd::http {
+
+class Metrics {
+ public:
+  static constexpr std::array<double, 13> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                      0.1,    0.25,  0.5,    1.0,   2.5,   5.0};
+
+  void observe(const std::string& route, const std::string& method, int status, double seconds);
+  void count_hold() { _holds.fetch_add(1, std::memory_order_relaxed); }
+  void count_release() { _releases.fetch_add(1, std::memory_order_relaxed); }
+  void count_payment() { _payments.fetch_add(1, std::memory_order_relaxed); }
+
+  /// Renders everything; `waiting` and `active` are read at scrape time.
+  std::string render(std::int64_t waiting, std::int64_t active) const;
+
+ private:
+  struct Histogram {
+    std::array<std::uint64_t, kBuckets.size()> buckets{};
+    std::uint64_t count = 0;
+    double sum = 0;
+  };
+  mutable std::mutex _mutex;
+  std::map<std::tuple<std::string, std::string, int>, std::uint64_t> _requests;
+  std::map<std::string, Histogram> _latency;
+  std::atomic<std::uint64_t> _holds{0};
+  std::atomic<std::uint64_t> _releases{0};
+  std::atomic<std::uint64_t> _payments{0};
+};
+
+}  // namespace concertd::http

@@ -1,0 +1,195 @@
+#include "http/server.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+#include "domain/errors.hpp"
+#include "http/codec.hpp"
+
+namespace concertd::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kReadChunk = 4096;
+
+std::optional<std::string> header(const bhttp::request<bhttp::string_body>& req, std::string_view name) {
+  auto it = req.find(name);
+  if (it == req.end()) {
+    return std::nullopt;
+  }
+  return std::string(it->value());
+}
+
+Request to_request(bhttp::request<bhttp::string_body>&& req, const std::string& peer) {
+  Request r;
+  r.method = std::string(req.method_string());
+  const std::string_view target = req.target();
+  r.path = std::string(target.substr(0, target.find('?')));
+  r.peer_address = peer;
+  r.authorization = header(req, "Authorization");
+  r.idempotency_key = header(req, "Idempotency-Key");
+  r.admin_key = header(req, "X-Admin-Key");
+  r.user_auth = header(req, "X-User-Auth");
+  r.forwarded_for = header(req, "X-Forwarded-For");
+  r.body = std::move(req.body());
+  return r;
+}
+
+/// Runs the handler and turns every failure into a response: client mistakes into their 4xx,
+/// unreachable storage into 503, anything else into a logged 500.
+Task<Response> dispatch(const Router& router, Request& request, std::string& route) {
+  try {
+    const RouteMatch match = router.match(request);
+    route = match.route.empty() ? "unmatched" : match.route;
+    if (!match.handler) {
+      if (match.allow.empty()) {
+        throw ClientError(ErrorCode::NotFound, "요청한 경로를 찾을 수 없습니다");
+      }
+      Response r = error_response(ClientError(ErrorCode::MethodNotAllowed, "허용되지 않는 메서드입니다"));
+      r.headers.emplace_back("Allow", match.allow);
+      co_return r;
+    }
+    co_return co_await (*match.handler)(request);
+  } catch (const ClientError& e) {
+    co_return error_response(e);
+  } catch (const Unavailable& e) {
+    spdlog::warn("{} {}: service unavailable: {}", request.method, route, e.what());
+    co_return error_response(ClientError(ErrorCode::ServiceUnavailable, "일시적으로 서비스를 이용할 수 없습니다"));
+  } catch (const std::exception& e) {
+    spdlog::error("{} {}: internal error: {}", request.method, route, e.what());
+    Response r = json_response(500, boost::json::object{{"error", "internal error"}, {"code", "INTERNAL"}});
+    co_return r;
+  }
+}
+
+bhttp::response<bhttp::string_body> to_beast(Response&& r, unsigned version, bool keep_alive) {
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
+  res.set(bhttp::field::content_type, r.content_type);
+  for (auto& [name, value] : r.headers) {
+    res.set(name, value);
+  }
+  res.body() = std::move(r.body);
+  res.keep_alive(keep_alive && !r.close);
+  res.prepare_payload();
+  return res;
+}
+
+/// A framing failure: answered, then the connection is closed.
+Task<void> reply_and_close(beast::tcp_stream& stream, ErrorCode code, const char* message) {
+  Response r = error_response(ClientError(code, message));
+  auto res = to_beast(std::move(r), 11, false);
+  stream.expires_after(std::chrono::seconds(5));
+  co_await bhttp::async_write(stream, res, kNoThrow);
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+Task<void> session(tcp::socket socket, const Router& router, Metrics& metrics, ServerLimits limits) {
+  beast::error_code ec;
+  const auto remote = socket.remote_endpoint(ec);
+  const std::string peer = ec ? std::string() : remote.address().to_string();
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;  // bounded by the parser's header and body limits
+  for (;;) {
+    if (buffer.size() == 0) {
+      // Between requests a connection may idle; the header clock starts with the first byte.
+      stream.expires_after(limits.idle_timeout);
+      auto [read_ec, n] = co_await stream.async_read_some(buffer.prepare(kReadChunk), kNoThrow);
+      if (read_ec) {
+        break;
+      }
+      buffer.commit(n);
+    }
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(limits.max_header));
+    parser.body_limit(limits.max_body);
+    stream.expires_after(limits.header_timeout);
+    auto [header_ec, header_n] = co_await bhttp::async_read_header(stream, buffer, parser, kNoThrow);
+    if (header_ec == bhttp::error::body_limit) {
+      // Content-Length over the limit: refused from the headers, the body is never read.
+      co_await reply_and_close(stream, ErrorCode::PayloadTooLarge, "요청 본문이 너무 큽니다");
+      break;
+    }
+    if (header_ec == beast::error::timeout || header_ec == bhttp::error::end_of_stream ||
+        header_ec == asio::error::eof || header_ec == asio::error::connection_reset) {
+      break;
+    }
+    if (header_ec) {
+      co_await reply_and_close(stream, ErrorCode::InvalidRequest, "잘못된 HTTP 요청입니다");
+      break;
+    }
+    stream.expires_after(limits.body_timeout);
+    auto [body_ec, body_n] = co_await bhttp::async_read(stream, buffer, parser, kNoThrow);
+    if (body_ec == bhttp::error::body_limit) {
+      co_await reply_and_close(stream, ErrorCode::PayloadTooLarge, "요청 본문이 너무 큽니다");
+      break;
+    }
+    if (body_ec == beast::error::timeout || body_ec == asio::error::eof || body_ec == asio::error::connection_reset) {
+      break;
+    }
+    if (body_ec) {
+      co_await reply_and_close(stream, ErrorCode::InvalidRequest, "잘못된 HTTP 요청입니다");
+      break;
+    }
+    auto beast_request = parser.release();
+    const unsigned version = beast_request.version();
+    const bool keep_alive = beast_request.keep_alive();
+    Request request = to_request(std::move(beast_request), peer);
+    const auto started = std::chrono::steady_clock::now();
+    std::string route;
+    Response response = co_await dispatch(router, request, route);
+    metrics.observe(route, request.method, response.status,
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    auto res = to_beast(std::move(response), version, keep_alive);
+    stream.expires_after(limits.body_timeout);
+    auto [write_ec, written] = co_await bhttp::async_write(stream, res, kNoThrow);
+    if (write_ec || !res.keep_alive()) {
+      break;
+    }
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+Task<void> accept_loop(tcp::acceptor acceptor, const Router& router, Metrics& metrics, ServerLimits limits) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(kNoThrow);
+    if (ec) {
+      if (ec == asio::error::operation_aborted) {
+        co_return;
+      }
+      // Out of descriptors and the like: pause briefly instead of spinning.
+      spdlog::warn("accept failed: {}", ec.message());
+      asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(50));
+      co_await pause.async_wait(kNoThrow);
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    asio::co_spawn(acceptor.get_executor(), session(std::move(socket), router, metrics, limits), asio::detached);
+  }
+}
+
+}  // namespace
+
+Server::Server(asio::io_context& io, const Router& router, Metrics& metrics, ServerLimits limits)
+    : _io(io), _router(router), _metrics(metrics), _limits(limits) {}
+
+void Server::listen(const std::string& host, unsigned short port) {
+  tcp::endpoint endpoint(asio::ip::make_address(host), port);
+  tcp::acceptor acceptor(_io);
+  acceptor.open(endpoint.protocol());
+  acceptor.set_option(asio::socket_base::reuse_address(true));
+  acceptor.bind(endpoint);
+  acceptor.listen(asio::socket_base::max_listen_connections);
+  _port = acceptor.local_endpoint().port();
+  asio::co_spawn(_io, accept_loop(std::move(acceptor), _router, _metrics, _limits), asio::detached);
+}
+
+}  // namespace concertd::http

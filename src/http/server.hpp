@@ -1,0 +1,39 @@
+#pragma once
+// The HTTP/1.1 server: Beast over Asio coroutines, one coroutine per connection, requests of a
+// connection answered in order (keep-alive and pipelining), strict framing and timeouts.
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+
+#include "http/metrics.hpp"
+#include "http/router.hpp"
+
+namespace concertd::http {
+
+struct ServerLimits {
+  std::size_t max_body = 65'536;
+  std::size_t max_header = 16 * 1024;
+  std::chrono::seconds header_timeout{10};
+  std::chrono::seconds body_timeout{30};
+  std::chrono::seconds idle_timeout{60};
+};
+
+class Server {
+ public:
+  Server(boost::asio::io_context& io, const Router& router, Metrics& metrics, ServerLimits limits);
+  /// Binds and starts accepting; throws when the address cannot be bound.
+  void listen(const std::string& host, unsigned short port);
+  unsigned short port() const { return _port; }
+
+ private:
+  boost::asio::io_context& _io;
+  const Router& _router;
+  Metrics& _metrics;
+  ServerLimits _limits;
+  unsigned short _port = 0;
+};
+
+}  // namespace concertd::http

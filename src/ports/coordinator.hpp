@@ -1,0 +1,88 @@
+#pragma once
+// Fast shared state that is not the truth on seats or money: the waiting line and active set,
+// seat locks in front of the store, in-flight idempotency keys and short-lived caches.
+// In process for the embedded mode; Redis when several instances share one line.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "domain/model.hpp"
+#include "ports/store.hpp"
+
+namespace concertd {
+
+struct QueueLimits {
+  std::int64_t max_active = 100;
+  Seconds active_ttl{600};
+  Seconds waiting_idle_ttl{300};
+  Seconds spent_grace{300};  // = hold-ttl: a spent token still serves its user this long
+};
+
+/// A token as the queue sees it now.
+struct TokenView {
+  std::string id;
+  std::string user_id;
+  TokenState state = TokenState::Waiting;
+  std::int64_t seq = 0;       // issue order
+  std::int64_t position = 0;  // 1 + live waiting tokens ahead (waiting only)
+  Timestamp issued_at;
+  std::optional<Timestamp> active_until;
+  std::optional<Timestamp> spent_at;
+};
+
+struct IssueResult {
+  TokenView token;
+  bool created = false;  // false: the user's live token, returned again
+};
+
+/// What a tick changed, to be written to the store.
+struct QueueChanges {
+  std::vector<TokenChange> changes;
+  bool empty() const { return changes.empty(); }
+};
+
+struct QueueStats {
+  std::int64_t waiting = 0;
+  std::int64_t active = 0;
+  std::int64_t admitted_last_minute = 0;
+};
+
+class Coordinator {
+ public:
+  virtual ~Coordinator() = default;
+
+  virtual Task<bool> ping() = 0;
+
+  /// The user's live token (counted as a poll), or `candidate` placed at the back of the line,
+  /// active at once when a slot is free and nobody waits.
+  virtual Task<IssueResult> issue(TokenRecord candidate, Timestamp now) = 0;
+  /// Takes back a token whose issue could not be stored.
+  virtual Task<void> forget(std::string token_id) = 0;
+  /// The token's current view; `poll` refreshes a waiting token's idle clock.
+  virtual Task<std::optional<TokenView>> find(std::string token_id, Timestamp now, bool poll) = 0;
+  /// The token is spent (its user paid): its slot is freed at once.
+  virtual Task<void> spend(std::string token_id, Timestamp now) = 0;
+  /// Admits the head of the line into free slots, spends tokens past activeUntil, drops waiting
+  /// tokens idle past waiting-idle-ttl, forgets spent tokens past their grace.
+  virtual Task<QueueChanges> tick(Timestamp now) = 0;
+  /// Puts stored tokens back after a restart; every idle clock starts afresh at `now`.
+  virtual Task<void> restore(std::vector<TokenRecord> tokens, Timestamp now) = 0;
+  virtual Task<QueueStats> stats(Timestamp now) = 0;
+  virtual QueueLimits limits() const = 0;
+
+  /// The diagram's seat lock: a filter that keeps a crowd on one seat off the store.
+  virtual Task<bool> try_lock_seat(ConcertId concert, int seat, std::string owner, Millis ttl) = 0;
+  virtual Task<void> unlock_seat(ConcertId concert, int seat, std::string owner) = 0;
+
+  /// Marks an idempotency key in flight; false when another request holds it.
+  virtual Task<bool> begin_idempotent(std::string scope, Millis ttl) = 0;
+  virtual Task<void> end_idempotent(std::string scope) = 0;
+
+  virtual Task<std::optional<std::string>> cache_get(std::string key, Timestamp now) = 0;
+  /// `only_if_absent`: a reader filling a miss must not overwrite what a writer put meanwhile.
+  virtual Task<void> cache_put(std::string key, std::string value, Timestamp expires_at, bool only_if_absent) = 0;
+  virtual Task<void> cache_erase(std::string key) = 0;
+};
+
+}  // namespace concertd

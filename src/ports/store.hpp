@@ -1,0 +1,137 @@
+#pragma once
+// The durable store: the last word on seats and money. Every operation is one transaction;
+// every money or seat change either happens whole or not at all. Outcomes a client can cause
+// come back as values; an unreachable store throws Unavailable.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "domain/model.hpp"
+
+namespace concertd {
+
+template <class T>
+using Task = boost::asio::awaitable<T>;
+
+struct HoldRequest {
+  std::string reservation_id;  // fresh id, used when the hold is taken
+  std::string user_id;
+  ConcertId concert_id = 0;
+  int seat_number = 0;
+  Timestamp now;
+  Timestamp expires_at;
+  int max_holds_per_user = 4;
+};
+
+struct HoldOutcome {
+  enum class Kind { Held, ConcertNotFound, SeatNotFound, HoldLimitExceeded, AlreadyAssigned };
+  Kind kind = Kind::Held;
+  Reservation reservation;                   // when Held
+  std::optional<std::string> own_reservation_id;  // AlreadyAssigned by the asker's own hold
+};
+
+enum class CancelOutcome { Cancelled, NotFound, NotCancellable };
+
+struct IdempotencyStamp {
+  std::string key;
+  std::string endpoint;     // "charge" or "payment"
+  std::string fingerprint;  // of the request body
+};
+
+struct IdempotencyRecord {
+  std::string endpoint;
+  std::string fingerprint;
+  std::string result_ref;  // transaction id of a charge, payment id of a payment
+};
+
+struct ChargeRequest {
+  std::string user_id;
+  Money amount = 0;
+  Money balance_cap = 0;  // the balance after the charge may not exceed this
+  std::string transaction_id;
+  Timestamp now;
+  std::optional<IdempotencyStamp> idempotency;
+};
+
+struct ChargeOutcome {
+  /// DuplicateKey: a success is already recorded under the request's idempotency key.
+  enum class Kind { Charged, BalanceLimitExceeded, DuplicateKey };
+  Kind kind = Kind::Charged;
+  ChargeReceipt receipt;
+};
+
+struct PaymentRequest {
+  std::string reservation_id;
+  std::string user_id;
+  std::string payment_id;
+  std::string token_id;  // spent in the same transaction
+  Timestamp now;
+  std::optional<IdempotencyStamp> idempotency;
+};
+
+struct PaymentOutcome {
+  enum class Kind { Paid, InvalidReservation, InsufficientBalance, DuplicateKey };
+  Kind kind = Kind::Paid;
+  PaymentReceipt receipt;
+  Money current_balance = 0;  // InsufficientBalance
+  Money required_amount = 0;
+};
+
+struct TokenChange {
+  std::string token_id;
+  TokenState state = TokenState::Waiting;
+  std::optional<Timestamp> active_until;
+  std::optional<Timestamp> spent_at;
+};
+
+/// Told of every hold released for expiry, once, after the release is committed.
+using ReleaseListener = std::function<void(const Reservation&)>;
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual Task<bool> ping() = 0;
+
+  virtual Task<ConcertId> create_concert(NewConcert concert) = 0;
+  virtual Task<std::int64_t> count_concerts() = 0;
+  /// A concert's immutable facts (date, seat count), or nullopt.
+  virtual Task<std::optional<ConcertInfo>> concert_info(ConcertId id) = 0;
+  /// Concerts dated `today` or later with at least one seat free at `now`, by date then id.
+  virtual Task<std::vector<ConcertSummary>> available_concerts(Date today, Timestamp now) = 0;
+  /// Seat statuses as of `now`: a hold past its deadline reads as available.
+  virtual Task<std::optional<SeatMap>> seat_map(ConcertId id, Timestamp now) = 0;
+
+  virtual Task<HoldOutcome> hold_seat(HoldRequest request) = 0;
+  /// A hold past its deadline reads as EXPIRED, whether or not it was released yet.
+  virtual Task<std::optional<Reservation>> find_reservation(std::string id, Timestamp now) = 0;
+  virtual Task<CancelOutcome> cancel_reservation(std::string id, std::string user_id, Timestamp now) = 0;
+  /// Marks up to `limit` holds past their deadline EXPIRED (one AUTO_RELEASE history row each).
+  virtual Task<std::vector<Reservation>> release_expired(Timestamp now, int limit) = 0;
+
+  virtual Task<BalanceView> balance(std::string user_id) = 0;
+  virtual Task<ChargeOutcome> charge(ChargeRequest request) = 0;
+  virtual Task<PaymentOutcome> pay(PaymentRequest request) = 0;
+  virtual Task<std::optional<ChargeReceipt>> charge_receipt(std::string transaction_id) = 0;
+  virtual Task<std::optional<PaymentReceipt>> payment_receipt(std::string payment_id) = 0;
+  /// A success recorded under (user, key) within the last 24 hours.
+  virtual Task<std::optional<IdempotencyRecord>> find_idempotency(std::string user_id, std::string key,
+                                                                  Timestamp now) = 0;
+
+  virtual Task<void> save_token(TokenRecord token) = 0;
+  virtual Task<void> update_tokens(std::vector<TokenChange> changes) = 0;
+  /// Tokens waiting or active, and those spent after `spent_since` (still in their grace).
+  virtual Task<std::vector<TokenRecord>> load_live_tokens(Timestamp spent_since) = 0;
+
+  virtual Task<std::optional<std::string>> get_setting(std::string name) = 0;
+  virtual Task<void> put_setting(std::string name, std::string value) = 0;
+
+  /// Deletes idempotency records and finished tokens older than `before`.
+  virtual Task<void> purge(Timestamp before) = 0;
+};
+
+}  // namespace concertd

@@ -1,0 +1,47 @@
+#pragma once
+// Diagram 3: available dates and seat maps; concert creation for operators.
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "ports/clock.hpp"
+#include "ports/coordinator.hpp"
+#include "ports/store.hpp"
+
+namespace concertd {
+
+struct ConcertDraft {
+  std::string title;
+  std::string venue;
+  std::string date;                  // YYYY-MM-DD
+  std::optional<std::int64_t> seat_count;
+  std::optional<Money> price;
+  std::optional<std::vector<Money>> prices;
+};
+
+class ConcertService {
+ public:
+  /// The listing may be this old: well within the contract's one second.
+  static constexpr Millis kListingCacheTtl{500};
+
+  ConcertService(Store& store, Coordinator& coordinator, const Clock& clock);
+
+  Task<std::vector<ConcertSummary>> available();
+  /// 404 CONCERT_NOT_FOUND when unknown.
+  Task<SeatMap> seats(ConcertId id);
+  /// Validates the draft (400 INVALID_REQUEST naming the field) and stores it.
+  Task<ConcertId> create(ConcertDraft draft);
+  /// Immutable facts of a concert, remembered after the first read. 404 when unknown.
+  Task<ConcertInfo> info(ConcertId id);
+
+ private:
+  Store& _store;
+  Coordinator& _coordinator;
+  const Clock& _clock;
+  std::mutex _mutex;
+  std::optional<std::pair<Timestamp, std::vector<ConcertSummary>>> _listing;  // (expires, value)
+  std::unordered_map<ConcertId, ConcertInfo> _known;  // concerts never change once created
+};
+
+}  // namespace concertd

@@ -1,0 +1,38 @@
+#include "services/payment_service.hpp"
+
+#include "domain/errors.hpp"
+#include "domain/random.hpp"
+
+namespace concertd {
+
+Task<PaymentReceipt> PaymentService::recorded_payment(const std::string& payment_id) {
+  auto receipt = co_await _store.payment_receipt(payment_id);
+  if (!receipt) {
+    throw Unavailable("recorded payment not found");
+  }
+  co_return std::move(*receipt);
+}
+
+Task<PaymentReceipt> PaymentService::pay(const TokenView& token, const std::string& reservation_id,
+                                         std::optional<IdempotencyStamp> stamp) {
+  const Timestamp now = _clock.now();
+  // Named first: GCC 12 destroys a temporary argument of a co_awaited call twice.
+  PaymentRequest request{reservation_id, token.user_id, random_id("pay-"), token.id, now, std::move(stamp)};
+  PaymentOutcome outcome = co_await _store.pay(std::move(request));
+  switch (outcome.kind) {
+    case PaymentOutcome::Kind::Paid:
+      co_await _coordinator.spend(token.id, now);
+      co_await _balances.remember(token.user_id, outcome.receipt.balance_after, now);
+      co_return outcome.receipt;
+    case PaymentOutcome::Kind::InvalidReservation:
+      throw ClientError(ErrorCode::InvalidReservation, "유효하지 않은 예약입니다");
+    case PaymentOutcome::Kind::InsufficientBalance:
+      throw ClientError(ErrorCode::InsufficientBalance, "잔액이 부족합니다",
+                        {{"currentBalance", outcome.current_balance}, {"requiredAmount", outcome.required_amount}});
+    case PaymentOutcome::Kind::DuplicateKey:
+      break;
+  }
+  throw ClientError(ErrorCode::IdempotencyKeyInUse, "같은 Idempotency-Key의 요청이 처리 중입니다");
+}
+
+}  // namespace concertd

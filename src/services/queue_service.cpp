@@ -1,0 +1,120 @@
+#include "services/queue_service.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "domain/errors.hpp"
+#include "domain/random.hpp"
+
+namespace concertd {
+namespace {
+
+/// 256 random bits: at least the 128 the contract asks for, in 43 characters.
+constexpr std::size_t kTokenBytes = 32;
+/// A tick writes at most this many token changes at once; the rest wait for the next tick.
+constexpr std::size_t kMaxChangesPerWrite = 4096;
+
+ClientError invalid_token() {
+  return ClientError(ErrorCode::InvalidToken, "유효하지 않은 토큰입니다. 토큰을 다시 발급받아 주세요");
+}
+
+}  // namespace
+
+QueueService::QueueService(Store& store, Coordinator& coordinator, const Clock& clock, const ServiceConfig& config)
+    : _store(store), _coordinator(coordinator), _clock(clock), _config(config) {}
+
+WaitEstimate QueueService::estimate(std::int64_t position, const QueueStats& stats) const {
+  return estimate_wait(position, QueuePace{stats.admitted_last_minute, _config.max_active, _config.active_ttl,
+                                           _config.waiting_idle_ttl});
+}
+
+Task<QueueTicket> QueueService::issue(const std::string& user_id) {
+  const Timestamp now = _clock.now();
+  TokenRecord candidate;
+  candidate.id = random_base64url(kTokenBytes);
+  candidate.user_id = user_id;
+  candidate.issued_at = now;
+  IssueResult result = co_await _coordinator.issue(candidate, now);
+  if (result.created) {
+    // The seq is the coordinator's; the store keeps it so that a restart rebuilds the same line.
+    TokenRecord stored = candidate;
+    stored.seq = result.token.seq;
+    stored.state = result.token.state;
+    stored.active_until = result.token.active_until;
+    std::exception_ptr failure;
+    try {
+      co_await _store.save_token(stored);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) {
+      co_await _coordinator.forget(candidate.id);
+      std::rethrow_exception(failure);
+    }
+  }
+  QueueTicket ticket{result.token, result.created, std::nullopt};
+  if (ticket.token.state == TokenState::Waiting) {
+    ticket.wait = estimate(ticket.token.position, co_await _coordinator.stats(now));
+  }
+  co_return ticket;
+}
+
+Task<QueueTicket> QueueService::status(const std::string& token) {
+  const Timestamp now = _clock.now();
+  auto view = co_await _coordinator.find(token, now, true);
+  if (!view || view->state == TokenState::Spent) {
+    throw invalid_token();
+  }
+  QueueTicket ticket{*view, false, std::nullopt};
+  if (view->state == TokenState::Waiting) {
+    ticket.wait = estimate(view->position, co_await _coordinator.stats(now));
+  }
+  co_return ticket;
+}
+
+Task<TokenView> QueueService::authenticate(const std::string& token, TokenUse use, const std::string* acting_user) {
+  auto view = co_await _coordinator.find(token, _clock.now(), false);
+  if (!view) {
+    throw invalid_token();
+  }
+  if (view->state == TokenState::Spent && use != TokenUse::Grace) {
+    throw invalid_token();
+  }
+  if (acting_user && *acting_user != view->user_id) {
+    throw ClientError(ErrorCode::Forbidden, "다른 사용자의 토큰입니다");
+  }
+  co_return *view;
+}
+
+void QueueService::require_admitted(const TokenView& token) const {
+  if (token.state == TokenState::Waiting) {
+    throw ClientError(ErrorCode::TokenNotActive, "아직 대기 중입니다. 순서가 되면 이용할 수 있습니다",
+                      {{"position", token.position}});
+  }
+}
+
+Task<void> QueueService::tick() {
+  QueueChanges fresh = co_await _coordinator.tick(_clock.now());
+  _unsaved.insert(_unsaved.end(), fresh.changes.begin(), fresh.changes.end());
+  if (_unsaved.empty()) {
+    co_return;
+  }
+  const std::size_t count = std::min(_unsaved.size(), kMaxChangesPerWrite);
+  std::vector<TokenChange> batch(_unsaved.begin(), _unsaved.begin() + static_cast<std::ptrdiff_t>(count));
+  try {
+    co_await _store.update_tokens(std::move(batch));
+    _unsaved.erase(_unsaved.begin(), _unsaved.begin() + static_cast<std::ptrdiff_t>(count));
+  } catch (const std::exception& e) {
+    spdlog::warn("token state changes not stored yet ({} pending): {}", _unsaved.size(), e.what());
+  }
+}
+
+Task<void> QueueService::restore() {
+  const Timestamp now = _clock.now();
+  auto tokens = co_await _store.load_live_tokens(now - _config.hold_ttl);
+  spdlog::info("restoring {} live queue tokens", tokens.size());
+  co_await _coordinator.restore(std::move(tokens), now);
+}
+
+Task<QueueStats> QueueService::stats() { co_return co_await _coordinator.stats(_clock.now()); }
+
+}  // namespace concertd

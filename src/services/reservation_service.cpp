@@ -1,0 +1,84 @@
+#include "services/reservation_service.hpp"
+
+#include "domain/errors.hpp"
+#include "domain/random.hpp"
+
+namespace concertd {
+namespace {
+
+ClientError reservation_not_found() {
+  return ClientError(ErrorCode::ReservationNotFound, "예약을 찾을 수 없습니다");
+}
+
+}  // namespace
+
+ReservationService::ReservationService(Store& store, Coordinator& coordinator, ConcertService& concerts,
+                                       const Clock& clock, const ServiceConfig& config)
+    : _store(store), _coordinator(coordinator), _concerts(concerts), _clock(clock), _config(config) {}
+
+Task<Reservation> ReservationService::hold(const std::string& user_id, ConcertId concert_id,
+                                           std::int64_t seat_number) {
+  const ConcertInfo concert = co_await _concerts.info(concert_id);
+  if (seat_number < 1 || seat_number > concert.seat_count) {
+    throw ClientError(ErrorCode::SeatNotFound, "좌석을 찾을 수 없습니다");
+  }
+  const int seat = static_cast<int>(seat_number);
+  const std::string reservation_id = random_id("res-");
+  if (!co_await _coordinator.try_lock_seat(concert_id, seat, reservation_id, kSeatLockTtl)) {
+    throw ClientError(ErrorCode::SeatLocked, "다른 사용자가 처리 중입니다. 잠시 후 재시도해주세요");
+  }
+  const Timestamp now = _clock.now();
+  HoldOutcome outcome;
+  std::exception_ptr failure;
+  try {
+    HoldRequest request{reservation_id, user_id,          concert_id, seat, now, now + _config.hold_ttl,
+                        _config.max_holds_per_user};
+    outcome = co_await _store.hold_seat(std::move(request));
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  co_await _coordinator.unlock_seat(concert_id, seat, reservation_id);
+  if (failure) {
+    std::rethrow_exception(failure);
+  }
+  switch (outcome.kind) {
+    case HoldOutcome::Kind::Held:
+      co_return outcome.reservation;
+    case HoldOutcome::Kind::ConcertNotFound:
+      throw ClientError(ErrorCode::ConcertNotFound, "콘서트를 찾을 수 없습니다");
+    case HoldOutcome::Kind::SeatNotFound:
+      throw ClientError(ErrorCode::SeatNotFound, "좌석을 찾을 수 없습니다");
+    case HoldOutcome::Kind::HoldLimitExceeded:
+      throw ClientError(ErrorCode::HoldLimitExceeded, "한 사용자가 동시에 선택할 수 있는 좌석 수를 넘었습니다",
+                        {{"maxHolds", static_cast<std::int64_t>(_config.max_holds_per_user)}});
+    case HoldOutcome::Kind::AlreadyAssigned: {
+      std::vector<ErrorDetail> details;
+      if (outcome.own_reservation_id) {
+        details.push_back({"reservationId", *outcome.own_reservation_id});
+      }
+      throw ClientError(ErrorCode::SeatAlreadyAssigned, "이미 다른 사용자가 선택한 좌석입니다", std::move(details));
+    }
+  }
+  throw std::logic_error("unhandled hold outcome");
+}
+
+Task<Reservation> ReservationService::get(const std::string& user_id, const std::string& reservation_id) {
+  auto found = co_await _store.find_reservation(reservation_id, _clock.now());
+  if (!found || found->user_id != user_id) {
+    throw reservation_not_found();
+  }
+  co_return std::move(*found);
+}
+
+Task<void> ReservationService::cancel(const std::string& user_id, const std::string& reservation_id) {
+  switch (co_await _store.cancel_reservation(reservation_id, user_id, _clock.now())) {
+    case CancelOutcome::Cancelled:
+      co_return;
+    case CancelOutcome::NotFound:
+      throw reservation_not_found();
+    case CancelOutcome::NotCancellable:
+      throw ClientError(ErrorCode::ReservationNotCancellable, "취소할 수 없는 예약입니다");
+  }
+}
+
+}  // namespace concertd
