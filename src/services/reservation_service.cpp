@@ -71,7 +71,8 @@ Task<Reservation> ReservationService::get(const std::string& user_id, const std:
 }
 
 Task<void> ReservationService::cancel(const std::string& user_id, const std::string& reservation_id) {
-  switch (co_await _store.cancel_reservation(reservation_id, user_id, _clock.now())) {
+  const CancelOutcome outcome = co_await _store.cancel_reservation(reservation_id, user_id, _clock.now());
+  switch (outcome) {
     case CancelOutcome::Cancelled:
       co_return;
     case CancelOutcome::NotFound:

@@ -1,1 +1,63 @@
 #include <gtest/gtest.h>
+
+#include "domain/validation.hpp"
+
+namespace concertd {
+namespace {
+
+TEST(UserId, AllowsContractAlphabetAndLength) {
+  EXPECT_TRUE(is_valid_user_id("user-123"));
+  EXPECT_TRUE(is_valid_user_id("a.b_c@d-e"));
+  EXPECT_TRUE(is_valid_user_id(std::string(64, 'x')));
+  EXPECT_FALSE(is_valid_user_id(""));
+  EXPECT_FALSE(is_valid_user_id(std::string(65, 'x')));
+  EXPECT_FALSE(is_valid_user_id("with space"));
+  EXPECT_FALSE(is_valid_user_id("slash/"));
+  EXPECT_FALSE(is_valid_user_id("한글"));
+}
+
+TEST(ConcertId, IntegerWithoutSignOrLeadingZeros) {
+  EXPECT_EQ(parse_concert_id("1"), 1);
+  EXPECT_EQ(parse_concert_id("9223372036854775807"), 9223372036854775807LL);
+  EXPECT_FALSE(parse_concert_id("9223372036854775808").has_value());
+  EXPECT_FALSE(parse_concert_id("99999999999999999999").has_value());
+  EXPECT_FALSE(parse_concert_id("0").has_value());
+  EXPECT_FALSE(parse_concert_id("01").has_value());
+  EXPECT_FALSE(parse_concert_id("-1").has_value());
+  EXPECT_FALSE(parse_concert_id("+1").has_value());
+  EXPECT_FALSE(parse_concert_id("1a").has_value());
+  EXPECT_FALSE(parse_concert_id("").has_value());
+}
+
+TEST(Amounts, ChargeRangeIsInclusive) {
+  EXPECT_FALSE(is_valid_charge_amount(9'999));
+  EXPECT_TRUE(is_valid_charge_amount(10'000));
+  EXPECT_TRUE(is_valid_charge_amount(1'000'000));
+  EXPECT_FALSE(is_valid_charge_amount(1'000'001));
+  EXPECT_FALSE(is_valid_charge_amount(-10'000));
+  EXPECT_FALSE(is_valid_seat_price(999));
+  EXPECT_TRUE(is_valid_seat_price(1'000));
+  EXPECT_TRUE(is_valid_seat_price(10'000'000));
+  EXPECT_FALSE(is_valid_seat_price(10'000'001));
+}
+
+TEST(IdempotencyKey, PrintableAsciiUpTo128) {
+  EXPECT_TRUE(is_valid_idempotency_key("abc-123 ~"));
+  EXPECT_TRUE(is_valid_idempotency_key(std::string(128, 'k')));
+  EXPECT_FALSE(is_valid_idempotency_key(""));
+  EXPECT_FALSE(is_valid_idempotency_key(std::string(129, 'k')));
+  EXPECT_FALSE(is_valid_idempotency_key("tab\there"));
+  EXPECT_FALSE(is_valid_idempotency_key("\x7f"));
+}
+
+TEST(Utf8, CountsCodePointsAndRejectsInvalid) {
+  EXPECT_EQ(utf8_length("abc"), 3u);
+  EXPECT_EQ(utf8_length("콘서트"), 3u);
+  EXPECT_EQ(utf8_length("\xF0\x9F\x8E\xB5"), 1u);  // musical note emoji
+  EXPECT_FALSE(utf8_length("\xC0\xAF").has_value());  // overlong
+  EXPECT_FALSE(utf8_length("\xED\xA0\x80").has_value());  // surrogate
+  EXPECT_FALSE(utf8_length("\xE3\x81").has_value());  // truncated
+}
+
+}  // namespace
+}  // namespace concertd
