@@ -107,6 +107,103 @@ std::optional<std::int64_t> integer_field(const json::object& obj, std::string_v
   return std::nullopt;  // doubles, uint64 beyond int64, strings, ...
 }
 
+namespace {
+
+/// The raw text of the value of top-level member `key` of a JSON object text (the last one when
+/// the key repeats), for a body that already parsed. Bounded by the body's length.
+std::optional<std::string_view> raw_member(std::string_view text, std::string_view key) {
+  std::size_t i = 0;
+  auto skip_ws = [&] {
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) {
+      ++i;
+    }
+  };
+  auto skip_string = [&] {  // at the opening quote; leaves i after the closing one
+    for (++i; i < text.size() && text[i] != '"'; ++i) {
+      if (text[i] == '\\') {
+        ++i;
+      }
+    }
+    ++i;
+  };
+  skip_ws();
+  if (i >= text.size() || text[i] != '{') {
+    return std::nullopt;
+  }
+  ++i;
+  std::optional<std::string_view> found;
+  while (i < text.size()) {
+    skip_ws();
+    if (i >= text.size() || text[i] != '"') {
+      break;
+    }
+    const std::size_t key_start = i + 1;
+    skip_string();
+    const std::string_view this_key = text.substr(key_start, i - 1 - key_start);
+    skip_ws();
+    ++i;  // ':'
+    skip_ws();
+    const std::size_t value_start = i;
+    int depth = 0;
+    while (i < text.size()) {
+      const char c = text[i];
+      if (c == '"') {
+        skip_string();
+        continue;
+      }
+      if (c == '{' || c == '[') {
+        ++depth;
+      } else if (c == '}' || c == ']') {
+        if (depth == 0) {
+          break;
+        }
+        --depth;
+      } else if (c == ',' && depth == 0) {
+        break;
+      }
+      ++i;
+    }
+    std::string_view value = text.substr(value_start, i - value_start);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t' || value.back() == '\n' || value.back() == '\r')) {
+      value.remove_suffix(1);
+    }
+    if (this_key == key) {
+      found = value;
+    }
+    ++i;  // ',' or '}'
+  }
+  return found;
+}
+
+bool is_integer_literal(std::string_view v) {
+  if (!v.empty() && v[0] == '-') {
+    v.remove_prefix(1);
+  }
+  return !v.empty() && v.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+}  // namespace
+
+std::optional<WideInteger> wide_integer_field(const json::object& obj, const std::string& body, std::string_view name) {
+  const auto* v = obj.if_contains(name);
+  if (!v) {
+    return std::nullopt;
+  }
+  if (v->is_int64()) {
+    return WideInteger{v->get_int64(), false};
+  }
+  if (v->is_uint64()) {
+    return WideInteger{0, true};
+  }
+  if (v->is_double()) {
+    const auto raw = raw_member(body, name);
+    if (raw && is_integer_literal(*raw)) {
+      return WideInteger{0, true};
+    }
+  }
+  return std::nullopt;
+}
+
 std::int64_t require_integer(const json::object& obj, std::string_view name) {
   auto v = integer_field(obj, name);
   if (!v) {

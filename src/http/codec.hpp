@@ -25,6 +25,15 @@ std::optional<boost::json::value> try_parse(const std::string& body);
 
 /// A field that must be an integer written as one (not 1.0 or 1e5). Missing or mistyped: nullopt.
 std::optional<std::int64_t> integer_field(const boost::json::object& obj, std::string_view name);
+/// An integer field that may be written beyond int64 (Boost.JSON reads such a literal as a
+/// double, so the raw body is consulted): `too_large` when it is an integer out of range.
+struct WideInteger {
+  std::int64_t value = 0;
+  bool too_large = false;
+};
+std::optional<WideInteger> wide_integer_field(const boost::json::object& obj, const std::string& body,
+                                              std::string_view name);
+
 /// Like integer_field but a missing or mistyped field is 400 INVALID_REQUEST naming it.
 std::int64_t require_integer(const boost::json::object& obj, std::string_view name);
 std::string require_string(const boost::json::object& obj, std::string_view name);

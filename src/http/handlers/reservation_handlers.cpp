@@ -1,4 +1,6 @@
 // POST /api/reservations, GET and DELETE /api/reservations/{reservationId}
+#include <limits>
+
 #include <boost/json.hpp>
 
 #include "domain/errors.hpp"
@@ -29,7 +31,12 @@ Task<Response> hold(App& app, Request& request) {
   if (!concert_id || *concert_id < 1) {
     throw invalid_field("concertId", "concertId must be an integer from 1 to 2^63-1");
   }
-  const std::int64_t seat = require_integer(body, "seatNumber");
+  const auto seat_field = wide_integer_field(body, request.body, "seatNumber");
+  if (!seat_field) {
+    throw invalid_field("seatNumber", "seatNumber must be an integer");
+  }
+  // An integer beyond int64 is still an integer, only outside every seat map: 404 later.
+  const std::int64_t seat = seat_field->too_large ? std::numeric_limits<std::int64_t>::max() : seat_field->value;
   const Reservation r = co_await app.reservations.hold(token.user_id, *concert_id, seat);
   app.metrics.count_hold();
   json::object out = to_json(r);

@@ -1,0 +1,143 @@
+"""Command line, environment variables, and the demo concerts."""
+import os
+import re
+import subprocess
+import tempfile
+
+import pytest
+
+from support import (ADMIN_KEY, available_dates, clean_env, create_concert, day, expect, free_port,
+                     require_binary, seat_map, wait_until)
+
+FLAGS = ["--host", "--port", "--data-dir", "--max-active", "--active-ttl", "--waiting-idle-ttl",
+         "--hold-ttl", "--max-holds-per-user", "--max-body", "--admin-key"]
+
+
+def run_binary(args, env=None, timeout=15):
+    binary = require_binary()
+    with tempfile.TemporaryDirectory(prefix="concertd-cli-") as tmp:
+        e = clean_env()
+        e.update(env or {})
+        try:
+            return subprocess.run([binary, *args], cwd=tmp, env=e, stdin=subprocess.DEVNULL,
+                                  capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"`concertd {' '.join(args)}` did not exit within {timeout}s")
+
+
+def test_serve_help_lists_flags():
+    p = run_binary(["serve", "--help"])
+    out = (p.stdout + p.stderr).decode("utf-8", "replace")
+    assert p.returncode == 0, f"exit {p.returncode}: {out}"
+    missing = [f for f in FLAGS if f not in out]
+    assert not missing, f"--help does not list {missing}:\n{out}"
+    assert "--demo" in out or "--no-demo" in out, out
+
+
+@pytest.mark.parametrize("bad", [
+    ["--port", "abc"], ["--port", "70000"], ["--port", "-1"],
+    ["--hold-ttl", "0"], ["--hold-ttl", "1.5"], ["--hold-ttl", "abc"], ["--active-ttl", "-5"],
+    ["--waiting-idle-ttl", "0"], ["--max-active", "x"], ["--max-active", "0"],
+    ["--max-holds-per-user", "-1"], ["--max-body", "big"],
+], ids=lambda b: "=".join(b))
+def test_bad_flag_value_exits_2(bad):
+    with tempfile.TemporaryDirectory(prefix="concertd-cli-data-") as data:
+        p = run_binary(["serve", "--host", "127.0.0.1", "--port", str(free_port()),
+                        "--data-dir", data, "--admin-key", ADMIN_KEY, *bad])
+    out = (p.stdout + p.stderr).decode("utf-8", "replace")
+    assert p.returncode == 2, f"`{' '.join(bad)}` should stop the start with exit code 2, got " \
+                              f"{p.returncode}:\n{out}"
+    assert out.strip(), "a bad flag value must be explained by a message"
+
+
+@pytest.mark.parametrize("var,value", [("CONCERTD_HOLD_TTL", "0"), ("CONCERTD_PORT", "abc"),
+                                       ("CONCERTD_MAX_ACTIVE", "many")])
+def test_bad_env_value_exits_2(var, value):
+    with tempfile.TemporaryDirectory(prefix="concertd-cli-data-") as data:
+        port = [] if var == "CONCERTD_PORT" else ["--port", str(free_port())]
+        p = run_binary(["serve", "--host", "127.0.0.1", *port, "--data-dir", data],
+                       env={var: value})
+    out = (p.stdout + p.stderr).decode("utf-8", "replace")
+    assert p.returncode == 2, f"{var}={value}: exit {p.returncode}:\n{out}"
+
+
+def test_port_from_environment(make_server):
+    srv = make_server(settings="port-env")  # no --port flag, CONCERTD_PORT instead
+    expect(srv.get("/healthz"), 200, status="ok")
+
+
+def test_bare_binary_with_environment_settings(make_server):
+    # `build/concertd` alone starts the server; every setting from CONCERTD_* variables
+    srv = make_server(settings="env", subcommand=(),
+                      env={"CONCERTD_MAX_ACTIVE": "3", "CONCERTD_DEMO": "false"})
+    expect(srv.get("/healthz"), 200)
+    q = expect(srv.get("/api/admin/queue", headers={"X-Admin-Key": ADMIN_KEY}), 200)
+    assert q["maxActive"] == 3, q
+    expect(srv.get("/api/admin/queue", headers={"X-Admin-Key": "nope"}), 401, "ADMIN_KEY_REQUIRED")
+    assert_empty_listing(srv)
+    create_concert(srv, seat_count=1)
+    assert os.listdir(srv.data_dir), "the store should live in CONCERTD_DATA_DIR"
+
+
+def test_random_admin_key_is_printed(make_server):
+    srv = make_server(admin_key=None)
+
+    def find_key():
+        for cand in sorted(set(re.findall(r"[A-Za-z0-9_\-+/=.]{16,}", srv.log_text())))[:200]:
+            r = srv.get("/api/admin/queue", headers={"X-Admin-Key": cand})
+            if r.status == 200:
+                return cand
+        return None
+
+    key = wait_until(find_key, 3, "a working admin key in the server's output", interval=0.2)
+    assert key != ADMIN_KEY
+    expect(srv.get("/api/admin/queue", headers={"X-Admin-Key": ADMIN_KEY}), 401,
+           "ADMIN_KEY_REQUIRED")
+
+
+# --- demo concerts -------------------------------------------------------------------------------
+def assert_empty_listing(srv):
+    body = available_dates(srv)
+    assert body["dates"] == [] and body["concerts"] == [], body
+
+
+def check_demo(srv):
+    body = available_dates(srv)
+    concerts = body["concerts"]
+    assert [c["date"] for c in concerts] == [day(7), day(14), day(30)], body
+    assert body["dates"] == [day(7), day(14), day(30)], body
+    for c in concerts:
+        assert c["availableSeats"] == 50, c
+        assert 50000 <= c["minPrice"] <= c["maxPrice"] <= 150000, c
+        seats = seat_map(srv, c["concertId"])
+        assert sorted(seats) == list(range(1, 51))
+        assert all(50000 <= s["price"] <= 150000 and s["status"] == "available"
+                   for s in seats.values())
+    return [c["concertId"] for c in concerts]
+
+
+def test_demo_concerts_on_an_empty_store(make_server):
+    srv = make_server()
+    ids = check_demo(srv)
+    # a restart finds a store with concerts: no second set
+    srv.restart()
+    assert check_demo(srv) == ids
+
+
+def test_no_demo_flag(make_server):
+    srv = make_server("--no-demo")
+    assert_empty_listing(srv)
+
+
+def test_demo_env_false(make_server):
+    srv = make_server(env={"CONCERTD_DEMO": "false"})
+    assert_empty_listing(srv)
+
+
+def test_no_demo_on_a_store_that_has_concerts(make_server):
+    srv = make_server("--no-demo")
+    cid = create_concert(srv, seat_count=3, date=day(20))
+    srv.args = [a for a in srv.args if a != "--no-demo"]
+    srv.restart()
+    concerts = available_dates(srv)["concerts"]
+    assert [c["concertId"] for c in concerts] == [cid], concerts
