@@ -9,8 +9,9 @@ std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; 
 
 constexpr std::int64_t kObservedRateMinimum = 5;
 constexpr int kMaxPollSeconds = 30;
-/// A fan polls about this many times over their expected wait: far back polls rarely, near the
-/// head polls every second, so that the polling load is spread instead of arriving in waves.
+/// A fan polls about this many times over their expected wait, and never less often than once
+/// per place ahead: far back polls rarely, the head of the line every second, so that polls are
+/// spread and nobody notices an admission late.
 constexpr std::int64_t kPollsPerWait = 10;
 
 }  // namespace
@@ -26,7 +27,7 @@ WaitEstimate estimate_wait(std::int64_t position, const QueuePace& pace) {
   const std::int64_t minutes = std::max<std::int64_t>(1, ceil_div(seconds, 60));
   const std::int64_t poll_cap =
       std::clamp<std::int64_t>(pace.waiting_idle_ttl.count() / 3, 1, kMaxPollSeconds);
-  const std::int64_t poll = std::clamp<std::int64_t>(seconds / kPollsPerWait, 1, poll_cap);
+  const std::int64_t poll = std::clamp<std::int64_t>(std::min(seconds / kPollsPerWait, position), 1, poll_cap);
   return WaitEstimate{seconds, std::to_string(minutes) + "분", static_cast<int>(poll)};
 }
 

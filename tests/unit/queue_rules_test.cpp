@@ -41,6 +41,12 @@ TEST(PollAfter, GrowsWithTheWaitAndStaysWithinBounds) {
   EXPECT_EQ(estimate_wait(10'000, pace(60, 100, 600, 2)).poll_after_seconds, 1);
 }
 
+TEST(PollAfter, HeadOfALongWaitStillPollsOften) {
+  // Steady-state estimate of 600 s for the first in line: it must not poll only every 30 s.
+  EXPECT_EQ(estimate_wait(1, pace(0)).poll_after_seconds, 1);
+  EXPECT_EQ(estimate_wait(3, pace(0, 10)).poll_after_seconds, 3);  // 180 s ahead, 3 places
+}
+
 TEST(HoldMessage, WholeMinutesAtLeastOne) {
   EXPECT_EQ(hold_message(Seconds{300}), "5분 내에 결제해주세요");
   EXPECT_EQ(hold_message(Seconds{30}), "1분 내에 결제해주세요");
