@@ -6,6 +6,7 @@ packages=(
   cmake make g++ ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev
   libsqlite3-dev libssl-dev libspdlog-dev libfmt-dev libcli11-dev
+  libpq-dev libhiredis-dev postgresql redis-server
   libgtest-dev libgmock-dev
   python3 python3-pytest python3-requests
 )

@@ -8,6 +8,8 @@
 #include <spdlog/spdlog.h>
 
 #include "adapters/memory/memory_coordinator.hpp"
+#include "adapters/postgres/pg_store.hpp"
+#include "adapters/redis/redis_coordinator.hpp"
 #include "adapters/sqlite/sqlite_store.hpp"
 #include "domain/random.hpp"
 #include "http/handlers/app.hpp"
@@ -24,6 +26,8 @@ constexpr Millis kQueueTickEvery{100};
 constexpr Millis kReleaseEvery{250};
 constexpr Seconds kPurgeEvery{60};
 constexpr Millis kPurgeAge = std::chrono::hours(24);
+/// PostgreSQL connections per instance: enough to keep the database busy from one event loop.
+constexpr std::size_t kPostgresPoolSize = 16;
 
 /// Runs `step` every `period` until the io_context stops; a failing step is logged, not fatal.
 template <class Step>
@@ -71,31 +75,55 @@ asio::awaitable<void> seed_demo(ConcertService& concerts, Store& store, const Cl
 }  // namespace
 
 int serve(const Config& cfg) {
-  if (cfg.postgres || cfg.redis) {
-    std::cerr << "concertd: --postgres and --redis are not available in this build yet\n";
-    return 2;
-  }
-  std::error_code fs_error;
-  std::filesystem::create_directories(cfg.data_dir, fs_error);
-  if (fs_error) {
-    std::cerr << "concertd: cannot create data dir " << cfg.data_dir << ": " << fs_error.message() << "\n";
-    return 2;
+  if (!cfg.postgres) {
+    std::error_code fs_error;
+    std::filesystem::create_directories(cfg.data_dir, fs_error);
+    if (fs_error) {
+      std::cerr << "concertd: cannot create data dir " << cfg.data_dir << ": " << fs_error.message() << "\n";
+      return 2;
+    }
   }
 
   SystemClock clock;
   http::Metrics metrics;
   ServiceConfig service_config{cfg.max_active, Seconds{cfg.active_ttl}, Seconds{cfg.waiting_idle_ttl},
                                Seconds{cfg.hold_ttl}, static_cast<int>(cfg.max_holds_per_user)};
+  const QueueLimits limits{cfg.max_active, service_config.active_ttl, service_config.waiting_idle_ttl,
+                           service_config.hold_ttl};
+  asio::io_context io(1);
 
-  sqlite::SqliteStore store((std::filesystem::path(cfg.data_dir) / "concertd.db").string(),
-                            [&metrics](const Reservation& hold) {
-                              metrics.count_release();
-                              spdlog::info("AUTO_RELEASE reservation={} concert={} seat={} user={} reason=EXPIRED",
-                                           hold.id, hold.concert_id, hold.seat_number, hold.user_id);
-                            });
-  MemoryCoordinator coordinator(QueueLimits{cfg.max_active, service_config.active_ttl,
-                                            service_config.waiting_idle_ttl, service_config.hold_ttl},
-                                clock);
+  // One Store and one Coordinator, each chosen by its own flag: --postgres and --redis.
+  const ReleaseListener on_release = [&metrics](const Reservation& hold) {
+    metrics.count_release();
+    spdlog::info("AUTO_RELEASE reservation={} concert={} seat={} user={} reason=EXPIRED", hold.id, hold.concert_id,
+                 hold.seat_number, hold.user_id);
+  };
+  std::unique_ptr<Store> store_owner;
+  postgres::PgStore* pg = nullptr;
+  if (cfg.postgres) {
+    auto owned = std::make_unique<postgres::PgStore>(io.get_executor(), *cfg.postgres, kPostgresPoolSize, on_release);
+    pg = owned.get();
+    store_owner = std::move(owned);
+  } else {
+    try {
+      store_owner = std::make_unique<sqlite::SqliteStore>(
+          (std::filesystem::path(cfg.data_dir) / "concertd.db").string(), on_release);
+    } catch (const std::exception& e) {
+      std::cerr << "concertd: cannot open the store in " << cfg.data_dir << ": " << e.what() << "\n";
+      return 1;
+    }
+  }
+  std::unique_ptr<Coordinator> coordinator_owner;
+  redis::RedisCoordinator* rc = nullptr;
+  if (cfg.redis) {
+    auto owned = std::make_unique<redis::RedisCoordinator>(io.get_executor(), *cfg.redis, limits, clock);
+    rc = owned.get();
+    coordinator_owner = std::move(owned);
+  } else {
+    coordinator_owner = std::make_unique<MemoryCoordinator>(limits, clock);
+  }
+  Store& store = *store_owner;
+  Coordinator& coordinator = *coordinator_owner;
 
   QueueService queue(store, coordinator, clock, service_config);
   ConcertService concerts(store, coordinator, clock);
@@ -123,7 +151,6 @@ int serve(const Config& cfg) {
   http::add_admin_routes(router, app);
   http::add_ops_routes(router, app);
 
-  asio::io_context io(1);
   http::Server server(io, router, metrics,
                       http::ServerLimits{static_cast<std::size_t>(cfg.max_body), 16 * 1024, Seconds{10}, Seconds{30},
                                          Seconds{60}});
@@ -131,6 +158,12 @@ int serve(const Config& cfg) {
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
+        if (pg) {
+          co_await pg->start();
+        }
+        if (rc) {
+          co_await rc->start();
+        }
         // The line is rebuilt before the first request, so that nobody is placed against a
         // half-restored queue.
         co_await queue.restore();
@@ -138,7 +171,8 @@ int serve(const Config& cfg) {
           co_await seed_demo(concerts, store, clock);
         }
         server.listen(cfg.host, cfg.port);
-        spdlog::info("concertd listening on {}:{} (embedded, data in {})", cfg.host, server.port(), cfg.data_dir);
+        spdlog::info("concertd listening on {}:{} (store: {}, coordination: {})", cfg.host, server.port(),
+                     cfg.postgres ? "postgresql" : "sqlite in " + cfg.data_dir, cfg.redis ? "redis" : "in process");
         auto ex = co_await asio::this_coro::executor;
         asio::co_spawn(ex, every(kQueueTickEvery, "queue tick", [&] { return queue.tick(); }), asio::detached);
         asio::co_spawn(ex, every(kReleaseEvery, "release expired holds", [&]() -> asio::awaitable<void> {

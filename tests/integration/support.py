@@ -15,6 +15,8 @@ payment amount = seat price).
 from __future__ import annotations
 
 import atexit
+
+import backends  # noqa: E402  (sibling module: PostgreSQL and Redis for distributed runs)
 import datetime as _dt
 import http.client
 import itertools
@@ -323,6 +325,9 @@ class Server:
         self._log = None
         self.ledger = Ledger()
         self.check_invariants = check_invariants
+        # Distributed runs: a fresh PostgreSQL database and Redis database for this server,
+        # kept across its restarts (unless the test chose its own).
+        self.engine_args = [] if "--postgres" in self.args else backends.engine_args()
         ALL_SERVERS.append(self)
 
     # -- process control --------------------------------------------------------------------
@@ -335,7 +340,7 @@ class Server:
             cmd += ["--data-dir", self.data_dir]
             if self.admin_key is not None:
                 cmd += ["--admin-key", self.admin_key]
-        return cmd + self.args
+        return cmd + self.engine_args + self.args
 
     def environ(self):
         env = clean_env()
