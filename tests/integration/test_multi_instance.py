@@ -1,0 +1,217 @@
+"""Several instances on one PostgreSQL and one Redis behave as one service.
+
+Runs only when the suite is on both distributed engines (CONCERTD_TEST_ENGINE=distributed).
+"""
+import random
+import subprocess
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+import backends
+from support import (active_user, charge, create_concert, expect, hold, issue, seat_map, status_of, uid,
+                     wait_active, wait_until)
+
+pytestmark = pytest.mark.skipif(not (backends.uses_postgres() and backends.uses_redis()),
+                                reason="needs --postgres and --redis (CONCERTD_TEST_ENGINE=distributed)")
+
+
+def start_cluster(make_server, count=3, *flags):
+    """`count` instances on one fresh database and Redis database, started together (their
+    migrations race for the advisory lock), sharing one ledger for the invariant checks."""
+    b = backends.shared()
+    shared = ["--postgres", b.new_database(), "--redis", b.new_redis(), *flags]
+    nodes = [make_server(*shared, start=False) for _ in range(count)]
+    errors = []
+
+    def boot(node):
+        try:
+            node.start()
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=boot, args=(n,)) for n in nodes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    for n in nodes[1:]:
+        n.ledger = nodes[0].ledger
+    return nodes
+
+
+def test_holds_spread_over_instances_have_one_winner_per_seat(make_server):
+    nodes = start_cluster(make_server, 3, "--max-active", "1000", "--max-holds-per-user", "10")
+    cid = create_concert(nodes[0], seat_count=4)
+    users = []
+    for i in range(24):
+        user, token = active_user(nodes[i % 3], "crowd")
+        users.append((i, token))
+    barrier = threading.Barrier(len(users) * 4)
+    results = {}
+
+    def attempt(i, token, seat):
+        node = nodes[(i + seat) % 3]
+        conn = node.connection(30)
+        conn.connect()
+        try:
+            barrier.wait(timeout=30)
+            r = node.request("POST", "/api/reservations", {"concertId": cid, "seatNumber": seat}, token=token,
+                             conn=conn)
+        finally:
+            conn.close()
+        results[(i, seat)] = r
+
+    with ThreadPoolExecutor(max_workers=len(users) * 4) as ex:
+        for i, token in users:
+            for seat in range(1, 5):
+                ex.submit(attempt, i, token, seat)
+    assert len(results) == len(users) * 4
+    for seat in range(1, 5):
+        outcomes = [r for (i, s), r in results.items() if s == seat]
+        winners = [r for r in outcomes if r.status == 201]
+        assert len(winners) == 1, f"seat {seat}: {len(winners)} winners"
+        for r in outcomes:
+            if r.status != 201:
+                assert r.status == 409 and r.code in ("SEAT_LOCKED", "SEAT_ALREADY_ASSIGNED"), r
+    for node in nodes:
+        assert all(s["status"] == "temporarily_assigned" for s in seat_map(node, cid).values())
+
+
+def test_fifo_positions_across_instances(make_server):
+    nodes = start_cluster(make_server, 3, "--max-active", "1")
+    first = issue(nodes[0], uid("head"))
+    assert first["status"] == "active"
+    tokens = []
+    for i in range(9):
+        body = issue(nodes[i % 3], uid("line"))
+        assert body["status"] == "waiting"
+        assert body["queuePosition"] == i + 1, body
+        tokens.append(body["token"])
+    # Every instance sees the same exact place for every token.
+    for i, token in enumerate(tokens):
+        for node in nodes:
+            r = expect(status_of(node, token), 200)
+            assert r["position"] == i + 1, (i, r)
+
+
+def test_token_from_one_instance_serves_on_another(make_server):
+    nodes = start_cluster(make_server, 3, "--max-active", "100")
+    user, token = active_user(nodes[0], "roam")
+    cid = create_concert(nodes[1], seat_count=2)
+    expect(charge(nodes[2], user, token, 100_000), 200)
+    res = expect(hold(nodes[1], token, cid, 1), 201)
+    paid = expect(nodes[2].post("/api/payments", {"reservationId": res["reservationId"]}, token=token), 200)
+    assert paid["balanceAfter"] == 50_000
+    for node in nodes:
+        assert seat_map(node, cid)[1]["status"] == "reserved"
+        # The token was spent by the payment, on every instance.
+        assert status_of(node, token).status == 401
+
+
+def test_charge_on_one_instance_is_read_on_every_other(make_server):
+    nodes = start_cluster(make_server, 3, "--max-active", "100")
+    user, token = active_user(nodes[0], "cache")
+    for node in nodes:  # warm every cache
+        assert expect(node.get(f"/api/users/{user}/balance"), 200)["balance"] == 0
+    expect(charge(nodes[0], user, token, 30_000), 200)
+    for node in nodes:
+        assert expect(node.get(f"/api/users/{user}/balance"), 200)["balance"] == 30_000
+    expect(charge(nodes[1], user, token, 20_000), 200)
+    for node in nodes:
+        assert expect(node.get(f"/api/users/{user}/balance"), 200)["balance"] == 50_000
+
+
+def test_idempotency_key_moves_money_once_across_instances(make_server):
+    nodes = start_cluster(make_server, 3, "--max-active", "100")
+    user, token = active_user(nodes[0], "idem")
+    key = uuid.uuid4().hex
+    barrier = threading.Barrier(9)
+
+    def attempt(i):
+        barrier.wait(timeout=30)
+        return charge(nodes[i % 3], user, token, 10_000, key=key)
+
+    with ThreadPoolExecutor(max_workers=9) as ex:
+        results = list(ex.map(attempt, range(9)))
+    assert any(r.status == 200 for r in results)
+    for r in results:
+        assert r.status == 200 or (r.status == 409 and r.code == "IDEMPOTENCY_KEY_IN_USE"), r
+    for node in nodes:
+        assert expect(node.get(f"/api/users/{user}/balance"), 200)["balance"] == 10_000
+
+
+def test_expired_hold_is_released_once_by_the_cluster(make_server):
+    nodes = start_cluster(make_server, 3, "--max-active", "100", "--hold-ttl", "1")
+    user, token = active_user(nodes[0], "expire")
+    cid = create_concert(nodes[0], seat_count=1)
+    res = expect(hold(nodes[1], token, cid, 1), 201)
+    wait_until(lambda: seat_map(nodes[2], cid)[1]["status"] == "available" or None, 5, "the hold to expire")
+    uri = nodes[0].args[nodes[0].args.index("--postgres") + 1]
+
+    def released_rows():
+        out = subprocess.run(["psql", "-X", "-A", "-t", uri, "-c",
+                              "SELECT count(*) FROM reservation_history WHERE action = 'AUTO_RELEASE' "
+                              f"AND reservation_id = '{res['reservationId']}'"],
+                             check=True, capture_output=True, text=True).stdout.strip()
+        return int(out)
+
+    wait_until(lambda: released_rows() >= 1 or None, 5, "storage to catch up with the expiry")
+    # Every instance runs the release job; give them several rounds to double-release.
+    for node in nodes:
+        wait_until(lambda node=node: expect(node.get(f"/api/reservations/{res['reservationId']}", token=token),
+                                            200)["status"] == "EXPIRED" or None, 5, "EXPIRED everywhere")
+    assert released_rows() == 1
+
+
+def test_an_instance_killed_mid_load_loses_nothing(make_server):
+    nodes = start_cluster(make_server, 3, "--max-active", "1000")
+    people = [active_user(nodes[i % 3], "load") for i in range(12)]
+    stop = threading.Event()
+    acknowledged = {user: 0 for user, _ in people}
+    lock = threading.Lock()
+
+    def worker(idx):
+        user, token = people[idx]
+        rnd = random.Random(idx)
+        for _ in range(40):
+            if stop.is_set():
+                return
+            key = uuid.uuid4().hex
+            # Retry the same key on other instances until one answers: the key makes it
+            # exactly-once, whichever instance had it when the victim died.
+            for attempt in range(6):
+                node = nodes[(idx + attempt + rnd.randrange(3)) % 3]
+                if not node.alive():
+                    continue
+                try:
+                    r = charge(node, user, token, 10_000, key=key)
+                except OSError:
+                    continue
+                if r.status == 200:
+                    with lock:
+                        acknowledged[user] += 10_000
+                    break
+                if r.status == 409 and r.code == "IDEMPOTENCY_KEY_IN_USE":
+                    continue
+                if r.status == 503:
+                    continue
+                raise AssertionError(f"unexpected answer {r!r}")
+
+    with ThreadPoolExecutor(max_workers=len(people)) as ex:
+        futures = [ex.submit(worker, i) for i in range(len(people))]
+        wait_until(lambda: sum(acknowledged.values()) >= 400_000 or None, 30, "load to build up")
+        nodes[1].kill9()
+        for f in futures:
+            f.result(timeout=120)
+    survivors = [nodes[0], nodes[2]]
+    for user, _ in people:
+        for node in survivors:
+            assert expect(node.get(f"/api/users/{user}/balance"), 200)["balance"] == acknowledged[user], user
+    # The killed instance comes back into the same service.
+    nodes[1].restart()
+    for user, _ in people[:3]:
+        assert expect(nodes[1].get(f"/api/users/{user}/balance"), 200)["balance"] == acknowledged[user]
