@@ -116,6 +116,12 @@ inline std::optional<TokenChange> parse_change(std::string_view line) {
   } else {
     return std::nullopt;
   }
+  // An empty field is "none"; anything else must be a whole number of milliseconds.
+  for (int i = 2; i < 4; ++i) {
+    if (!parts[i].empty() && !detail::to_int(parts[i])) {
+      return std::nullopt;
+    }
+  }
   change.active_until = detail::to_time(parts[2]);
   change.spent_at = detail::to_time(parts[3]);
   return change;
