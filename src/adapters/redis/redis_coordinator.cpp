@@ -154,7 +154,15 @@ struct RedisCoordinator::Impl {
     return *connection;
   }
 
-  const Script& script(const std::string& name) const { return by_name.at(name); }
+  /// Names are string_views: no std::string temporary may sit inside a co_await expression
+  /// (GCC 12 coroutine bug).
+  const Script& script(std::string_view name) const {
+    const auto it = by_name.find(name);
+    if (it == by_name.end()) {
+      throw std::logic_error("no redis script " + std::string(name));
+    }
+    return it->second;
+  }
 
   /// A command whose error reply is an operating failure (OOM, LOADING, READONLY ...).
   Task<Reply> command(std::vector<std::string> args) {
@@ -189,12 +197,13 @@ struct RedisCoordinator::Impl {
   }
 
   /// A queue script: ARGV starts with now and the limits (see lib.lua), then `extra`.
-  Task<Reply> queue_script(const std::string& name, Timestamp now, std::vector<std::string> extra) {
+  Task<Reply> queue_script(std::string_view name, Timestamp now, std::vector<std::string> extra) {
     std::vector<std::string> args{ms(now), std::to_string(limits.max_active), ms(Millis{limits.active_ttl}),
                                   ms(Millis{limits.waiting_idle_ttl}), ms(Millis{limits.spent_grace})};
     std::move(extra.begin(), extra.end(), std::back_inserter(args));
     std::vector<std::string> keys;
-    co_return co_await eval(script(name), std::move(keys), std::move(args));
+    const Script& s = script(name);
+    co_return co_await eval(s, std::move(keys), std::move(args));
   }
 
   std::string url;
@@ -202,7 +211,7 @@ struct RedisCoordinator::Impl {
   QueueLimits limits;
   const Clock& clock;
   std::shared_ptr<Connection> connection;
-  std::map<std::string, Script> by_name;
+  std::map<std::string, Script, std::less<>> by_name;
 };
 
 RedisCoordinator::RedisCoordinator(boost::asio::any_io_executor executor, std::string url, QueueLimits limits,
@@ -352,7 +361,8 @@ Task<bool> RedisCoordinator::try_lock_seat(ConcertId concert, int seat, std::str
 Task<void> RedisCoordinator::unlock_seat(ConcertId concert, int seat, std::string owner) {
   std::vector<std::string> keys{seat_key(concert, seat)};
   std::vector<std::string> args{std::move(owner)};
-  co_await _impl->eval(_impl->script("unlock"), std::move(keys), std::move(args));
+  const Script& unlock = _impl->script("unlock");
+  co_await _impl->eval(unlock, std::move(keys), std::move(args));
 }
 
 Task<bool> RedisCoordinator::begin_idempotent(std::string scope, Millis ttl) {
