@@ -9,6 +9,7 @@ import atexit
 import itertools
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -80,6 +81,36 @@ class Backends:
             except subprocess.CalledProcessError:
                 pass
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- Redis outages, for the Redis coordinator's tests (the same port, an empty Redis) ----
+    def stop_redis(self):
+        """Kills redis-server (no persistence: its data is gone)."""
+        if self.redis is not None and self.redis.poll() is None:
+            self.redis.kill()
+            self.redis.wait()
+
+    def start_redis(self):
+        """Starts an empty redis-server again on the same port."""
+        assert self.redis is None or self.redis.poll() is not None, "redis-server already running"
+        self.redis = subprocess.Popen(
+            ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--databases", str(REDIS_DATABASES), "--dir", self.dir],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        _wait_port(self.redis_port, 20, "redis-server", self.redis)
+
+    def pause_redis(self):
+        """SIGSTOP: connections stay open but nothing is answered (commands time out)."""
+        os.kill(self.redis.pid, signal.SIGSTOP)
+
+    def resume_redis(self):
+        os.kill(self.redis.pid, signal.SIGCONT)
+
+    def redis_cli(self, url: str, *args) -> str:
+        """Runs one command on the database number of `url` (redis://host:port/N)."""
+        number = url.rsplit("/", 1)[1] if url.count("/") >= 3 else "0"
+        out = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.redis_port), "-n", number,
+                              *[str(a) for a in args]], check=True, capture_output=True, text=True)
+        return out.stdout.strip()
 
     def base_uri(self, database="postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.pg_port}/{database}"

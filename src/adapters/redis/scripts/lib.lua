@@ -1,0 +1,134 @@
+-- Prepended to every queue script (never run alone). The line lives under 'q:' keys:
+--   q:seq         INCR counter, the issue order across every instance; its existence means
+--                 "Redis holds the line" for restore
+--   q:tok:<id>    HASH user, seq, state (w/a/s), issued, until, spent, poll (times in ms)
+--   q:user:<user> the user's live (waiting or active) token id
+--   q:waiting     ZSET id by seq: positions are ZRANK + 1
+--   q:idle        ZSET waiting id by last poll; q:idle_floor: no idle clock starts before it
+--   q:active      ZSET id by activeUntil; its size is the number of taken slots
+--   q:spent       ZSET id by spent time, forgotten after the grace
+--   q:admits      ZSET id by activation time, the last 60 s for the wait estimate
+--   q:changes     LIST of state changes for the durable store, popped by tick
+-- Every rule uses the caller's clock (ARGV[1]), not Redis TIME, like the in-process queue.
+local NOW = tonumber(ARGV[1])
+local MAX_ACTIVE = tonumber(ARGV[2])
+local ACTIVE_TTL = tonumber(ARGV[3])
+local IDLE_TTL = tonumber(ARGV[4])
+local GRACE = tonumber(ARGV[5])
+-- When nobody ticks for a very long time, the oldest changes go rather than all of memory.
+local MAX_CHANGES_KEPT = 1000000
+
+local K_SEQ = 'q:seq'
+local K_WAITING = 'q:waiting'
+local K_IDLE = 'q:idle'
+local K_FLOOR = 'q:idle_floor'
+local K_ACTIVE = 'q:active'
+local K_SPENT = 'q:spent'
+local K_ADMITS = 'q:admits'
+local K_CHANGES = 'q:changes'
+
+local function tok_key(id) return 'q:tok:' .. id end
+local function user_key(user) return 'q:user:' .. user end
+local function ms(x) return string.format('%.0f', x) end
+
+local function load(id)
+  local v = redis.call('HMGET', tok_key(id), 'user', 'seq', 'state', 'issued', 'until', 'spent', 'poll')
+  if not v[1] then
+    return nil
+  end
+  return {id = id, user = v[1], seq = tonumber(v[2]), state = v[3], issued = tonumber(v[4]),
+          active_until = tonumber(v[5]), spent = tonumber(v[6]), poll = tonumber(v[7])}
+end
+
+local function push_change(id, state, active_until, spent)
+  local line = id .. '|' .. state .. '|' .. (active_until and ms(active_until) or '') .. '|' ..
+               (spent and ms(spent) or '')
+  if redis.call('RPUSH', K_CHANGES, line) > MAX_CHANGES_KEPT then
+    redis.call('LTRIM', K_CHANGES, -MAX_CHANGES_KEPT, -1)
+  end
+end
+
+local function release_user(t)
+  if redis.call('GET', user_key(t.user)) == t.id then
+    redis.call('DEL', user_key(t.user))
+  end
+end
+
+local function erase(t)
+  release_user(t)
+  redis.call('DEL', tok_key(t.id))
+  redis.call('ZREM', K_WAITING, t.id)
+  redis.call('ZREM', K_IDLE, t.id)
+  redis.call('ZREM', K_ACTIVE, t.id)
+  redis.call('ZREM', K_SPENT, t.id)
+end
+
+local function mark_spent(t, at)
+  redis.call('ZREM', K_ACTIVE, t.id)
+  t.state = 's'
+  t.spent = at
+  redis.call('HSET', tok_key(t.id), 'state', 's', 'spent', ms(at))
+  release_user(t)
+  redis.call('ZADD', K_SPENT, ms(at), t.id)
+end
+
+local function idle_floor()
+  return tonumber(redis.call('GET', K_FLOOR)) or 0
+end
+
+local function touch(t)
+  t.poll = NOW
+  redis.call('HSET', tok_key(t.id), 'poll', ms(NOW))
+  redis.call('ZADD', K_IDLE, ms(NOW), t.id)
+end
+
+-- Lazy transitions of one token (deadline passed, idle, grace over); nil when it is gone.
+local function settle(t)
+  if t.state == 'w' then
+    if math.max(t.poll or 0, idle_floor()) + IDLE_TTL <= NOW then
+      push_change(t.id, 'dropped', nil, nil)
+      erase(t)
+      return nil
+    end
+  elseif t.state == 'a' then
+    if t.active_until <= NOW then
+      mark_spent(t, t.active_until)
+      push_change(t.id, 'spent', t.active_until, t.spent)
+    end
+  elseif t.state == 's' then
+    if t.spent + GRACE <= NOW then
+      erase(t)
+      return nil
+    end
+  else
+    erase(t)
+    return nil
+  end
+  return t
+end
+
+local function activate(t, record)
+  redis.call('ZREM', K_WAITING, t.id)
+  redis.call('ZREM', K_IDLE, t.id)
+  t.state = 'a'
+  t.active_until = NOW + ACTIVE_TTL
+  redis.call('HSET', tok_key(t.id), 'state', 'a', 'until', ms(t.active_until))
+  redis.call('ZADD', K_ACTIVE, ms(t.active_until), t.id)
+  redis.call('ZADD', K_ADMITS, ms(NOW), t.id)
+  if record then
+    push_change(t.id, 'active', t.active_until, nil)
+  end
+end
+
+-- {created, id, user, state, seq, position, issued, until or -1, spent or -1}
+local function view(t, created)
+  local position = 0
+  if t.state == 'w' then
+    local rank = redis.call('ZRANK', K_WAITING, t.id)
+    if rank then
+      position = rank + 1
+    end
+  end
+  return {created and 1 or 0, t.id, t.user, t.state, t.seq, position, t.issued, t.active_until or -1, t.spent or -1}
+end
+

@@ -1,0 +1,6 @@
+-- ARGV[6] token id: its user paid (already stored); the slot is free at once.
+local t = load(ARGV[6])
+if t and t.state == 'a' then
+  mark_spent(t, NOW)
+end
+return 1

@@ -1,0 +1,66 @@
+-- ARGV[6] most tokens looked at per step, ARGV[7] most changes handed out. One script, so that
+-- concurrent ticks of several instances run one after the other and never exceed max-active.
+local LIMIT = tonumber(ARGV[6])
+local MAX_POP = tonumber(ARGV[7])
+
+-- Active tokens past activeUntil are spent.
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_ACTIVE, '-inf', ms(NOW), 'LIMIT', 0, LIMIT)) do
+  local t = load(id)
+  if not t or t.state ~= 'a' then
+    redis.call('ZREM', K_ACTIVE, id)
+  else
+    settle(t)
+  end
+end
+
+-- Waiting tokens not polled for waiting-idle-ttl are dropped (none while the floor is recent).
+if idle_floor() + IDLE_TTL <= NOW then
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_IDLE, '-inf', ms(NOW - IDLE_TTL), 'LIMIT', 0, LIMIT)) do
+    local t = load(id)
+    if not t or t.state ~= 'w' then
+      redis.call('ZREM', K_IDLE, id)
+    else
+      settle(t)
+    end
+  end
+end
+
+-- Spent tokens past their grace are forgotten.
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_SPENT, '-inf', ms(NOW - GRACE), 'LIMIT', 0, LIMIT)) do
+  local t = load(id)
+  if not t or t.state ~= 's' then
+    redis.call('ZREM', K_SPENT, id)
+  else
+    settle(t)
+  end
+end
+
+-- The head of the line into free slots.
+local free = MAX_ACTIVE - redis.call('ZCARD', K_ACTIVE)
+local budget = LIMIT
+while free > 0 and budget > 0 do
+  budget = budget - 1
+  local head = redis.call('ZRANGE', K_WAITING, 0, 0)[1]
+  if not head then
+    break
+  end
+  local t = load(head)
+  if not t or t.state ~= 'w' then
+    redis.call('ZREM', K_WAITING, head)
+    redis.call('ZREM', K_IDLE, head)
+  else
+    t = settle(t)
+    if t then
+      activate(t, true)
+      free = free - 1
+    end
+  end
+end
+
+redis.call('ZREMRANGEBYSCORE', K_ADMITS, '-inf', ms(NOW - 60000))
+
+local out = redis.call('LPOP', K_CHANGES, MAX_POP)
+if not out then
+  return {}
+end
+return out
