@@ -29,17 +29,26 @@ constexpr Millis kPurgeAge = std::chrono::hours(24);
 /// PostgreSQL connections per instance: enough to keep the database busy from one event loop.
 constexpr std::size_t kPostgresPoolSize = 16;
 
-/// Runs `step` every `period` until the io_context stops; a failing step is logged, not fatal.
+/// Runs `step` every `period` until the io_context stops. A failing step is logged when it
+/// starts failing, every 100th failure after that, and when it recovers: an outage of the
+/// store or of Redis must not flood the log ten times a second.
 template <class Step>
 asio::awaitable<void> every(Millis period, const char* name, Step step) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
+  std::uint64_t failures_in_a_row = 0;
   for (;;) {
     timer.expires_after(period);
     co_await timer.async_wait(asio::use_awaitable);
     try {
       co_await step();
+      if (failures_in_a_row > 0) {
+        spdlog::info("{}: recovered after {} failed runs", name, failures_in_a_row);
+        failures_in_a_row = 0;
+      }
     } catch (const std::exception& e) {
-      spdlog::warn("{}: {}", name, e.what());
+      if (failures_in_a_row++ % 100 == 0) {
+        spdlog::warn("{}: {} (failed {} times in a row)", name, e.what(), failures_in_a_row);
+      }
     }
   }
 }
