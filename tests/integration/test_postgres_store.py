@@ -3,6 +3,7 @@
 Run with CONCERTD_TEST_ENGINE=postgres (or distributed); skipped on the embedded engine.
 Checks behind the API read the database with psql (backends.Backends.psql).
 """
+import subprocess
 import threading
 import time
 
@@ -156,3 +157,30 @@ def test_start_fails_cleanly_without_database(make_server, own_postgres):
     with pytest.raises(Exception):
         srv.start(timeout=15)
     assert "start failed" in srv.log_text(), srv.log_tail()
+
+
+def test_statement_stuck_behind_a_lock_times_out_with_nothing_written(make_server, own_postgres):
+    uri = own_postgres.new_database()
+    srv = make_server("--postgres", uri)
+    user, token = active_user(srv)
+    must_charge(srv, user, token, 100000)
+    # another client holds the user's balance row for longer than any statement may take
+    blocker = subprocess.Popen(
+        ["psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(own_postgres.pg_port), "-U", "postgres", "-d",
+         database_of(uri), "-c",
+         f"BEGIN; SELECT 1 FROM balances WHERE user_id = '{user}' FOR UPDATE; SELECT pg_sleep(14); COMMIT;"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: own_postgres.psql(
+            "postgres", "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(14)%' "
+                        "AND pid <> pg_backend_pid()") == [["1"]], 5, "the blocking session")
+        started = time.monotonic()
+        expect(charge(srv, user, token, 50000), 503, "SERVICE_UNAVAILABLE")
+        took = time.monotonic() - started
+        assert 5 < took < 12, f"the stuck charge was answered after {took:.1f}s"
+    finally:
+        blocker.wait(30)
+    assert balance_of(srv, user) == 100000
+    expect(srv.get("/readyz"), 200)
+    must_charge(srv, user, token, 50000)
+    assert balance_of(srv, user) == 150000

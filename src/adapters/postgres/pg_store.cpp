@@ -162,6 +162,7 @@ const Result& one_row(const Result& r, const char* what) {
 }
 
 Task<void> apply_migrations(Connection& c) {
+  co_await c.run_text(sql::kNoStatementTimeout, kQueryTimeout);
   co_await c.run_text(sql::kMigrationLock, kMigrationTimeout);
   co_await c.run_text(sql::kCreateMigrationsTable, kQueryTimeout);
   for (const auto& [name, text] : migrations()) {
@@ -180,6 +181,7 @@ Task<void> apply_migrations(Connection& c) {
     spdlog::info("postgres: applied migration {}", name);
   }
   co_await c.run_text(sql::kMigrationUnlock, kQueryTimeout);
+  co_await c.run_text(sql::kSessionSetup, kQueryTimeout);
 }
 
 }  // namespace

@@ -80,6 +80,12 @@ inline constexpr Statement kPutSetting{
 
 inline constexpr Statement kPurge{"purge", "SELECT concertd_purge($1::bigint, $2::integer)", 2};
 
+/// Run on every new connection: the server gives up on a statement a little before the client
+/// does (10 s), so that a statement the client reports as failed is rolled back, not committed late.
+inline constexpr const char* kSessionSetup = "SET statement_timeout = 9000";
+/// Migrations wait for each other's lock and may take their time.
+inline constexpr const char* kNoStatementTimeout = "SET statement_timeout = 0";
+
 // ---- migrations (run unprepared, once per start) ------------------------------------------------
 
 /// Instances starting together take turns: the second sees the first one's migrations applied.
