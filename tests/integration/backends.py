@@ -112,6 +112,25 @@ class Backends:
                               *[str(a) for a in args]], check=True, capture_output=True, text=True)
         return out.stdout.strip()
 
+    # -- outages (additions for tests/integration/test_postgres_store.py) --------------------------
+    def stop_postgres(self, mode="fast"):
+        """Stops this PostgreSQL (its data stays): every connection to it is closed."""
+        self._pg(f"{PG_BIN}/pg_ctl", "-D", os.path.join(self.dir, "pg"), "-m", mode, "-w", "-t", "60", "stop")
+
+    def start_postgres(self):
+        """Starts this PostgreSQL again on the same port and data directory."""
+        data = os.path.join(self.dir, "pg")
+        self._pg(f"{PG_BIN}/pg_ctl", "-D", data, "-l", os.path.join(self.dir, "pg.log"), "-w", "-t", "60", "-o",
+                 f"-p {self.pg_port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=500 "
+                 f"-c shared_buffers=128MB", "start")
+
+    def psql(self, database: str, query: str) -> list[list[str]]:
+        """Rows of `query` on `database` (unaligned, tab-separated), for checks behind the API."""
+        out = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-h", "127.0.0.1", "-p", str(self.pg_port),
+                              "-U", "postgres", "-d", database, "-c", query],
+                             check=True, capture_output=True, text=True).stdout
+        return [line.split("\t") for line in out.splitlines() if line]
+
     def base_uri(self, database="postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.pg_port}/{database}"
 

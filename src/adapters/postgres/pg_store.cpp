@@ -1,36 +1,534 @@
-// Placeholder until the adapter lands: every call reports the engine unavailable.
 #include "adapters/postgres/pg_store.hpp"
 
+#include <chrono>
+#include <string_view>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+#include "adapters/postgres/pg_pool.hpp"
+#include "adapters/postgres/sql.hpp"
 #include "domain/errors.hpp"
 
 namespace concertd::postgres {
 
-struct PgStore::Impl {};
+const std::vector<std::pair<std::string_view, std::string_view>>& migrations();  // generated
 
-PgStore::PgStore(boost::asio::any_io_executor, std::string, std::size_t, ReleaseListener) : _impl(std::make_unique<Impl>()) {  }
-PgStore::~PgStore() = default;
-Task<void> PgStore::start() { throw Unavailable("start: not implemented"); }
-Task<bool> PgStore::ping() { throw Unavailable("ping: not implemented"); }
-Task<ConcertId> PgStore::create_concert(NewConcert concert) { throw Unavailable("create_concert: not implemented"); }
-Task<std::int64_t> PgStore::count_concerts() { throw Unavailable("count_concerts: not implemented"); }
-Task<std::optional<ConcertInfo>> PgStore::concert_info(ConcertId id) { throw Unavailable("concert_info: not implemented"); }
-Task<std::vector<ConcertSummary>> PgStore::available_concerts(Date today, Timestamp now) { throw Unavailable("available_concerts: not implemented"); }
-Task<std::optional<SeatMap>> PgStore::seat_map(ConcertId id, Timestamp now) { throw Unavailable("seat_map: not implemented"); }
-Task<HoldOutcome> PgStore::hold_seat(HoldRequest request) { throw Unavailable("hold_seat: not implemented"); }
-Task<std::optional<Reservation>> PgStore::find_reservation(std::string id, Timestamp now) { throw Unavailable("find_reservation: not implemented"); }
-Task<CancelOutcome> PgStore::cancel_reservation(std::string id, std::string user_id, Timestamp now) { throw Unavailable("cancel_reservation: not implemented"); }
-Task<std::vector<Reservation>> PgStore::release_expired(Timestamp now, int limit) { throw Unavailable("release_expired: not implemented"); }
-Task<BalanceView> PgStore::balance(std::string user_id) { throw Unavailable("balance: not implemented"); }
-Task<ChargeOutcome> PgStore::charge(ChargeRequest request) { throw Unavailable("charge: not implemented"); }
-Task<PaymentOutcome> PgStore::pay(PaymentRequest request) { throw Unavailable("pay: not implemented"); }
-Task<std::optional<ChargeReceipt>> PgStore::charge_receipt(std::string transaction_id) { throw Unavailable("charge_receipt: not implemented"); }
-Task<std::optional<PaymentReceipt>> PgStore::payment_receipt(std::string payment_id) { throw Unavailable("payment_receipt: not implemented"); }
-Task<std::optional<IdempotencyRecord>> PgStore::find_idempotency(std::string user_id, std::string key, Timestamp now) { throw Unavailable("find_idempotency: not implemented"); }
-Task<void> PgStore::save_token(TokenRecord token) { throw Unavailable("save_token: not implemented"); }
-Task<void> PgStore::update_tokens(std::vector<TokenChange> changes) { throw Unavailable("update_tokens: not implemented"); }
-Task<std::vector<TokenRecord>> PgStore::load_live_tokens(Timestamp spent_since) { throw Unavailable("load_live_tokens: not implemented"); }
-Task<std::optional<std::string>> PgStore::get_setting(std::string name) { throw Unavailable("get_setting: not implemented"); }
-Task<void> PgStore::put_setting(std::string name, std::string value) { throw Unavailable("put_setting: not implemented"); }
-Task<void> PgStore::purge(Timestamp before) { throw Unavailable("purge: not implemented"); }
+namespace {
+
+/// Every query's limit: a statement that takes longer closes its connection and answers 503
+/// (PQcancel would block the event loop).
+constexpr Millis kQueryTimeout{10'000};
+/// Instances starting together wait for each other's migrations this long at most.
+constexpr Millis kMigrationTimeout{120'000};
+/// A deadlock or serialization failure rolled the whole operation back: rerun it a few times.
+constexpr int kMaxAttempts = 3;
+constexpr Millis kIdempotencyLifetime = std::chrono::hours(24);
+constexpr int kPurgeBatch = 1000;
+
+std::string num(std::int64_t v) { return std::to_string(v); }
+std::string num(Timestamp t) { return std::to_string(to_millis(t)); }
+
+std::optional<std::string> optional_num(const std::optional<Timestamp>& t) {
+  return t ? std::optional<std::string>(num(*t)) : std::nullopt;
+}
+
+std::optional<Timestamp> optional_time(const std::optional<std::int64_t>& v) {
+  return v ? std::optional<Timestamp>(from_millis(*v)) : std::nullopt;
+}
+
+const char* token_state_name(TokenState s) {
+  switch (s) {
+    case TokenState::Waiting: return "WAITING";
+    case TokenState::Active: return "ACTIVE";
+    case TokenState::Spent: return "SPENT";
+    case TokenState::Dropped: return "DROPPED";
+  }
+  return "DROPPED";
+}
+
+TokenState token_state_from(const std::string& s) {
+  if (s == "WAITING") {
+    return TokenState::Waiting;
+  }
+  if (s == "ACTIVE") {
+    return TokenState::Active;
+  }
+  if (s == "SPENT") {
+    return TokenState::Spent;
+  }
+  return TokenState::Dropped;
+}
+
+ReservationStatus reservation_status_from(const std::string& s) {
+  if (s == "CONFIRMED") {
+    return ReservationStatus::Confirmed;
+  }
+  if (s == "CANCELLED") {
+    return ReservationStatus::Cancelled;
+  }
+  if (s == "EXPIRED") {
+    return ReservationStatus::Expired;
+  }
+  return ReservationStatus::TemporarilyAssigned;
+}
+
+/// A PostgreSQL array literal of text: every element quoted, so no value can change its shape.
+std::string text_array(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    out += i == 0 ? "\"" : ",\"";
+    for (const char c : values[i]) {
+      if (c == '"' || c == '\\') {
+        out += '\\';
+      }
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+std::string bigint_array(const std::vector<std::optional<std::int64_t>>& values) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) {
+      out += ',';
+    }
+    out += values[i] ? std::to_string(*values[i]) : std::string("NULL");
+  }
+  out += '}';
+  return out;
+}
+
+/// Reads the columns of sql::kReservationById / kReleaseExpired from `first`.
+Reservation reservation_from_row(const Result& r, int row, int first) {
+  Reservation out;
+  out.id = r.text(row, first);
+  out.user_id = r.text(row, first + 1);
+  out.concert_id = r.integer(row, first + 2);
+  out.seat_number = static_cast<int>(r.integer(row, first + 3));
+  out.price = r.integer(row, first + 4);
+  out.status = reservation_status_from(r.text(row, first + 5));
+  out.expires_at = from_millis(r.integer(row, first + 6));
+  return out;
+}
+
+/// The rel_* columns (id, user, concert, seat, price, expires) of a function that may have
+/// released a stale hold on its way.
+std::optional<Reservation> released_from_row(const Result& r, int first) {
+  if (r.is_null(0, first)) {
+    return std::nullopt;
+  }
+  Reservation out;
+  out.id = r.text(0, first);
+  out.user_id = r.text(0, first + 1);
+  out.concert_id = r.integer(0, first + 2);
+  out.seat_number = static_cast<int>(r.integer(0, first + 3));
+  out.price = r.integer(0, first + 4);
+  out.status = ReservationStatus::Expired;
+  out.expires_at = from_millis(r.integer(0, first + 5));
+  return out;
+}
+
+std::optional<std::string> stamp_field(const std::optional<IdempotencyStamp>& stamp,
+                                       std::string IdempotencyStamp::*field) {
+  return stamp ? std::optional<std::string>((*stamp).*field) : std::nullopt;
+}
+
+/// One statement, one transaction: rerun when the database rolled it back for a deadlock.
+Task<Result> query(std::shared_ptr<Pool> pool, const sql::Statement& statement, Params params) {
+  for (int attempt = 1;; ++attempt) {
+    Lease lease = co_await pool->acquire();
+    try {
+      Result result = co_await lease->run(statement, params, kQueryTimeout);
+      co_return result;
+    } catch (const PgError& e) {
+      if (!e.retriable() || attempt >= kMaxAttempts) {
+        throw;
+      }
+      spdlog::info("postgres: {} rolled back ({}), attempt {}", statement.name, e.what(), attempt);
+    }
+  }
+}
+
+/// Exactly one row: the functions always return one.
+const Result& one_row(const Result& r, const char* what) {
+  if (r.rows() != 1) {
+    throw std::runtime_error(std::string("postgres: ") + what + " returned " + std::to_string(r.rows()) + " rows");
+  }
+  return r;
+}
+
+Task<void> apply_migrations(Connection& c) {
+  co_await c.run_text(sql::kNoStatementTimeout, kQueryTimeout);
+  co_await c.run_text(sql::kMigrationLock, kMigrationTimeout);
+  co_await c.run_text(sql::kCreateMigrationsTable, kQueryTimeout);
+  for (const auto& [name, text] : migrations()) {
+    Params key{std::string(name)};
+    const Result applied = co_await c.run(sql::kMigrationApplied, key, kQueryTimeout);
+    if (applied.rows() > 0) {
+      continue;
+    }
+    const std::string body(text);
+    co_await c.run_text(sql::kBegin, kQueryTimeout);
+    co_await c.run_text(body.c_str(), kMigrationTimeout);
+    const auto now = std::chrono::time_point_cast<Millis>(std::chrono::system_clock::now());
+    Params record{std::string(name), num(now.time_since_epoch().count())};
+    co_await c.run(sql::kRecordMigration, record, kQueryTimeout);
+    co_await c.run_text(sql::kCommit, kQueryTimeout);
+    spdlog::info("postgres: applied migration {}", name);
+  }
+  co_await c.run_text(sql::kMigrationUnlock, kQueryTimeout);
+  co_await c.run_text(sql::kSessionSetup, kQueryTimeout);
+}
+
+}  // namespace
+
+struct PgStore::Impl {
+  std::shared_ptr<Pool> pool;
+  ReleaseListener on_release;
+
+  /// Called after the statement that released `hold` has committed (autocommit: when it returned).
+  void released(const std::optional<Reservation>& hold) const {
+    if (hold && on_release) {
+      on_release(*hold);
+    }
+  }
+};
+
+PgStore::PgStore(boost::asio::any_io_executor executor, std::string uri, std::size_t pool_size,
+                 ReleaseListener on_release)
+    : _impl(std::make_unique<Impl>()) {
+  _impl->pool = std::make_shared<Pool>(executor, std::move(uri), pool_size);
+  _impl->on_release = std::move(on_release);
+}
+
+PgStore::~PgStore() { _impl->pool->shutdown(); }
+
+Task<void> PgStore::start() {
+  Lease lease = co_await _impl->pool->start();
+  std::exception_ptr failure;
+  try {
+    co_await apply_migrations(*lease);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (failure) {
+    // Closing the session rolls back a half-applied migration and frees the advisory lock.
+    lease->close();
+    std::rethrow_exception(failure);
+  }
+}
+
+Task<bool> PgStore::ping() {
+  Params params;
+  const Result r = co_await query(_impl->pool, sql::kSelectOne, std::move(params));
+  co_return r.rows() == 1;
+}
+
+// ---- concerts ---------------------------------------------------------------------------------
+
+Task<ConcertId> PgStore::create_concert(NewConcert concert) {
+  std::vector<std::optional<std::int64_t>> prices(concert.prices.begin(), concert.prices.end());
+  Params params{concert.title, concert.venue, num(concert.date.days_since_epoch), bigint_array(prices),
+                num(concert.created_at)};
+  const Result r = co_await query(_impl->pool, sql::kCreateConcert, std::move(params));
+  co_return one_row(r, "create_concert").integer(0, 0);
+}
+
+Task<std::int64_t> PgStore::count_concerts() {
+  Params params;
+  const Result r = co_await query(_impl->pool, sql::kCountConcerts, std::move(params));
+  co_return one_row(r, "count_concerts").integer(0, 0);
+}
+
+Task<std::optional<ConcertInfo>> PgStore::concert_info(ConcertId id) {
+  Params params{num(id)};
+  const Result r = co_await query(_impl->pool, sql::kConcertById, std::move(params));
+  if (r.rows() == 0) {
+    co_return std::nullopt;
+  }
+  co_return ConcertInfo{id, Date{r.integer(0, 0)}, static_cast<int>(r.integer(0, 1))};
+}
+
+Task<std::vector<ConcertSummary>> PgStore::available_concerts(Date today, Timestamp now) {
+  Params params{num(today.days_since_epoch), num(now)};
+  const Result r = co_await query(_impl->pool, sql::kAvailableConcerts, std::move(params));
+  std::vector<ConcertSummary> out;
+  for (int row = 0; row < r.rows(); ++row) {
+    if (r.integer(row, 6) == 0) {
+      continue;
+    }
+    out.push_back(ConcertSummary{r.integer(row, 0), r.text(row, 1), r.text(row, 2), Date{r.integer(row, 3)},
+                                 r.integer(row, 6), r.integer(row, 4), r.integer(row, 5)});
+  }
+  co_return out;
+}
+
+Task<std::optional<SeatMap>> PgStore::seat_map(ConcertId id, Timestamp now) {
+  Params params{num(id)};
+  const Result r = co_await query(_impl->pool, sql::kSeatMap, std::move(params));
+  if (r.rows() == 0) {
+    co_return std::nullopt;
+  }
+  SeatMap map{id, Date{r.integer(0, 0)}, {}};
+  map.seats.reserve(static_cast<std::size_t>(r.integer(0, 1)));
+  const std::int64_t now_ms = to_millis(now);
+  for (int row = 0; row < r.rows(); ++row) {
+    if (r.is_null(row, 2)) {
+      continue;  // a concert without seats (cannot be created, but reads as an empty map)
+    }
+    const std::string status = r.text(row, 4);
+    SeatStatus s = SeatStatus::Available;
+    if (status == "RESERVED") {
+      s = SeatStatus::Reserved;
+    } else if (status == "HELD" && r.optional_integer(row, 5).value_or(0) > now_ms) {
+      s = SeatStatus::TemporarilyAssigned;
+    }
+    map.seats.push_back(SeatView{static_cast<int>(r.integer(row, 2)), s, r.integer(row, 3)});
+  }
+  co_return map;
+}
+
+// ---- holds --------------------------------------------------------------------------------------
+
+Task<HoldOutcome> PgStore::hold_seat(HoldRequest req) {
+  using Kind = HoldOutcome::Kind;
+  Params params{req.reservation_id,  req.user_id,     num(req.concert_id),
+                num(req.seat_number), num(req.now),   num(req.expires_at),
+                num(req.max_holds_per_user)};
+  const Result r = co_await query(_impl->pool, sql::kHoldSeat, std::move(params));
+  one_row(r, "hold_seat");
+  _impl->released(released_from_row(r, 3));
+  const std::string kind = r.text(0, 0);
+  HoldOutcome out;
+  if (kind == "HELD") {
+    out.kind = Kind::Held;
+    out.reservation = Reservation{req.reservation_id, req.user_id, req.concert_id, req.seat_number,
+                                  r.integer(0, 1),    ReservationStatus::TemporarilyAssigned, req.expires_at};
+  } else if (kind == "CONCERT_NOT_FOUND") {
+    out.kind = Kind::ConcertNotFound;
+  } else if (kind == "SEAT_NOT_FOUND") {
+    out.kind = Kind::SeatNotFound;
+  } else if (kind == "HOLD_LIMIT_EXCEEDED") {
+    out.kind = Kind::HoldLimitExceeded;
+  } else if (kind == "ALREADY_ASSIGNED") {
+    out.kind = Kind::AlreadyAssigned;
+    if (!r.is_null(0, 2)) {
+      out.own_reservation_id = r.text(0, 2);
+    }
+  } else {
+    throw std::runtime_error("postgres: hold_seat: unknown outcome " + kind);
+  }
+  co_return out;
+}
+
+Task<std::optional<Reservation>> PgStore::find_reservation(std::string id, Timestamp now) {
+  Params params{std::move(id)};
+  const Result r = co_await query(_impl->pool, sql::kReservationById, std::move(params));
+  if (r.rows() == 0) {
+    co_return std::nullopt;
+  }
+  Reservation out = reservation_from_row(r, 0, 0);
+  if (out.status == ReservationStatus::TemporarilyAssigned && out.expires_at <= now) {
+    out.status = ReservationStatus::Expired;
+  }
+  co_return out;
+}
+
+Task<CancelOutcome> PgStore::cancel_reservation(std::string id, std::string user_id, Timestamp now) {
+  Params params{std::move(id), std::move(user_id), num(now)};
+  const Result r = co_await query(_impl->pool, sql::kCancelReservation, std::move(params));
+  one_row(r, "cancel_reservation");
+  _impl->released(released_from_row(r, 1));
+  const std::string kind = r.text(0, 0);
+  if (kind == "CANCELLED") {
+    co_return CancelOutcome::Cancelled;
+  }
+  if (kind == "NOT_FOUND") {
+    co_return CancelOutcome::NotFound;
+  }
+  co_return CancelOutcome::NotCancellable;
+}
+
+Task<std::vector<Reservation>> PgStore::release_expired(Timestamp now, int limit) {
+  Params params{num(now), num(limit)};
+  const Result r = co_await query(_impl->pool, sql::kReleaseExpired, std::move(params));
+  std::vector<Reservation> released;
+  released.reserve(static_cast<std::size_t>(r.rows()));
+  for (int row = 0; row < r.rows(); ++row) {
+    released.push_back(reservation_from_row(r, row, 0));
+  }
+  for (const auto& hold : released) {
+    _impl->released(hold);
+  }
+  co_return released;
+}
+
+// ---- money --------------------------------------------------------------------------------------
+
+Task<BalanceView> PgStore::balance(std::string user_id) {
+  Params params{user_id};
+  const Result r = co_await query(_impl->pool, sql::kBalanceOf, std::move(params));
+  BalanceView view{std::move(user_id), 0, std::nullopt};
+  if (r.rows() > 0) {
+    view.balance = r.integer(0, 0);
+    view.last_updated = from_millis(r.integer(0, 1));
+  }
+  co_return view;
+}
+
+Task<ChargeOutcome> PgStore::charge(ChargeRequest req) {
+  using Kind = ChargeOutcome::Kind;
+  Params params{req.user_id,
+                num(req.amount),
+                num(req.balance_cap),
+                req.transaction_id,
+                num(req.now),
+                stamp_field(req.idempotency, &IdempotencyStamp::key),
+                stamp_field(req.idempotency, &IdempotencyStamp::endpoint),
+                stamp_field(req.idempotency, &IdempotencyStamp::fingerprint)};
+  const Result r = co_await query(_impl->pool, sql::kCharge, std::move(params));
+  one_row(r, "charge");
+  const std::string kind = r.text(0, 0);
+  ChargeOutcome out;
+  if (kind == "CHARGED") {
+    out.kind = Kind::Charged;
+    out.receipt = ChargeReceipt{req.user_id, r.integer(0, 1), req.amount, req.transaction_id};
+  } else if (kind == "BALANCE_LIMIT_EXCEEDED") {
+    out.kind = Kind::BalanceLimitExceeded;
+  } else if (kind == "DUPLICATE_KEY") {
+    out.kind = Kind::DuplicateKey;
+  } else {
+    throw std::runtime_error("postgres: charge: unknown outcome " + kind);
+  }
+  co_return out;
+}
+
+Task<PaymentOutcome> PgStore::pay(PaymentRequest req) {
+  using Kind = PaymentOutcome::Kind;
+  Params params{req.reservation_id,
+                req.user_id,
+                req.payment_id,
+                req.token_id,
+                num(req.now),
+                stamp_field(req.idempotency, &IdempotencyStamp::key),
+                stamp_field(req.idempotency, &IdempotencyStamp::endpoint),
+                stamp_field(req.idempotency, &IdempotencyStamp::fingerprint)};
+  const Result r = co_await query(_impl->pool, sql::kPay, std::move(params));
+  one_row(r, "pay");
+  _impl->released(released_from_row(r, 7));
+  const std::string kind = r.text(0, 0);
+  PaymentOutcome out;
+  if (kind == "PAID") {
+    out.kind = Kind::Paid;
+    out.receipt = PaymentReceipt{req.payment_id, req.reservation_id, r.integer(0, 1), static_cast<int>(r.integer(0, 2)),
+                                 r.integer(0, 3), r.integer(0, 4)};
+  } else if (kind == "INVALID_RESERVATION") {
+    out.kind = Kind::InvalidReservation;
+  } else if (kind == "INSUFFICIENT_BALANCE") {
+    out.kind = Kind::InsufficientBalance;
+    out.current_balance = r.integer(0, 5);
+    out.required_amount = r.integer(0, 6);
+  } else if (kind == "DUPLICATE_KEY") {
+    out.kind = Kind::DuplicateKey;
+  } else {
+    throw std::runtime_error("postgres: pay: unknown outcome " + kind);
+  }
+  co_return out;
+}
+
+Task<std::optional<ChargeReceipt>> PgStore::charge_receipt(std::string transaction_id) {
+  Params params{transaction_id};
+  const Result r = co_await query(_impl->pool, sql::kChargeReceipt, std::move(params));
+  if (r.rows() == 0) {
+    co_return std::nullopt;
+  }
+  co_return ChargeReceipt{r.text(0, 0), r.integer(0, 1), r.integer(0, 2), std::move(transaction_id)};
+}
+
+Task<std::optional<PaymentReceipt>> PgStore::payment_receipt(std::string payment_id) {
+  Params params{payment_id};
+  const Result r = co_await query(_impl->pool, sql::kPaymentReceipt, std::move(params));
+  if (r.rows() == 0) {
+    co_return std::nullopt;
+  }
+  co_return PaymentReceipt{std::move(payment_id), r.text(0, 0),    r.integer(0, 1), static_cast<int>(r.integer(0, 2)),
+                           r.integer(0, 3),       r.integer(0, 4)};
+}
+
+Task<std::optional<IdempotencyRecord>> PgStore::find_idempotency(std::string user_id, std::string key, Timestamp now) {
+  Params params{std::move(user_id), std::move(key), num(now - kIdempotencyLifetime)};
+  const Result r = co_await query(_impl->pool, sql::kFindIdempotency, std::move(params));
+  if (r.rows() == 0) {
+    co_return std::nullopt;
+  }
+  co_return IdempotencyRecord{r.text(0, 0), r.text(0, 1), r.text(0, 2)};
+}
+
+// ---- tokens and settings -------------------------------------------------------------------------
+
+Task<void> PgStore::save_token(TokenRecord t) {
+  Params params{t.id,
+                t.user_id,
+                num(t.seq),
+                std::string(token_state_name(t.state)),
+                num(t.issued_at),
+                optional_num(t.active_until),
+                optional_num(t.spent_at)};
+  co_await query(_impl->pool, sql::kInsertToken, std::move(params));
+}
+
+Task<void> PgStore::update_tokens(std::vector<TokenChange> changes) {
+  if (changes.empty()) {
+    co_return;
+  }
+  std::vector<std::string> ids;
+  std::vector<std::string> states;
+  std::vector<std::optional<std::int64_t>> active_until;
+  std::vector<std::optional<std::int64_t>> spent_at;
+  for (const auto& c : changes) {
+    ids.push_back(c.token_id);
+    states.emplace_back(token_state_name(c.state));
+    active_until.push_back(c.active_until ? std::optional<std::int64_t>(to_millis(*c.active_until)) : std::nullopt);
+    spent_at.push_back(c.spent_at ? std::optional<std::int64_t>(to_millis(*c.spent_at)) : std::nullopt);
+  }
+  Params params{text_array(ids), text_array(states), bigint_array(active_until), bigint_array(spent_at)};
+  co_await query(_impl->pool, sql::kUpdateTokens, std::move(params));
+}
+
+Task<std::vector<TokenRecord>> PgStore::load_live_tokens(Timestamp spent_since) {
+  Params params{num(spent_since)};
+  const Result r = co_await query(_impl->pool, sql::kLiveTokens, std::move(params));
+  std::vector<TokenRecord> out;
+  out.reserve(static_cast<std::size_t>(r.rows()));
+  for (int row = 0; row < r.rows(); ++row) {
+    out.push_back(TokenRecord{r.text(row, 0), r.text(row, 1), r.integer(row, 2), token_state_from(r.text(row, 3)),
+                              from_millis(r.integer(row, 4)), optional_time(r.optional_integer(row, 5)),
+                              optional_time(r.optional_integer(row, 6))});
+  }
+  co_return out;
+}
+
+Task<std::optional<std::string>> PgStore::get_setting(std::string name) {
+  Params params{std::move(name)};
+  const Result r = co_await query(_impl->pool, sql::kGetSetting, std::move(params));
+  if (r.rows() == 0) {
+    co_return std::nullopt;
+  }
+  co_return r.text(0, 0);
+}
+
+Task<void> PgStore::put_setting(std::string name, std::string value) {
+  Params params{std::move(name), std::move(value)};
+  co_await query(_impl->pool, sql::kPutSetting, std::move(params));
+}
+
+Task<void> PgStore::purge(Timestamp before) {
+  Params params{num(before), num(kPurgeBatch)};
+  co_await query(_impl->pool, sql::kPurge, std::move(params));
+}
 
 }  // namespace concertd::postgres
