@@ -22,8 +22,11 @@ run: build
 unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
 
+# The same suite on the embedded engines, then on real PostgreSQL and Redis servers that the
+# tests start themselves (plus the multi-instance tests, which need both).
 integration: build
 	scripts/run-pytest.sh tests/integration
+	CONCERTD_TEST_ENGINE=distributed scripts/run-pytest.sh tests/integration
 
 test: unit integration
 

@@ -13,8 +13,10 @@ namespace concertd {
 
 class IdempotencyKeys {
  public:
-  /// How long a key stays claimed if its holder never lets go (a crashed instance).
-  static constexpr Millis kClaimTtl{30'000};
+  /// How long a key stays claimed if its holder never lets go (a crashed instance): longer than
+  /// any request may take (the stores give up on a query after 10 s), short enough that a
+  /// client retrying after a crash is not kept waiting long.
+  static constexpr Millis kClaimTtl{15'000};
 
   IdempotencyKeys(Store& store, Coordinator& coordinator, const Clock& clock)
       : _store(store), _coordinator(coordinator), _clock(clock) {}
