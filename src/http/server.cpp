@@ -7,6 +7,7 @@
 
 #include "domain/errors.hpp"
 #include "http/codec.hpp"
+#include "http/dispatch.hpp"
 
 namespace concertd::http {
 
@@ -41,33 +42,6 @@ Request to_request(bhttp::request<bhttp::string_body>&& req, const std::string& 
   r.forwarded_for = header(req, "X-Forwarded-For");
   r.body = std::move(req.body());
   return r;
-}
-
-/// Runs the handler and turns every failure into a response: client mistakes into their 4xx,
-/// unreachable storage into 503, anything else into a logged 500.
-Task<Response> dispatch(const Router& router, Request& request, std::string& route) {
-  try {
-    const RouteMatch match = router.match(request);
-    route = match.route.empty() ? "unmatched" : match.route;
-    if (!match.handler) {
-      if (match.allow.empty()) {
-        throw ClientError(ErrorCode::NotFound, "요청한 경로를 찾을 수 없습니다");
-      }
-      Response r = error_response(ClientError(ErrorCode::MethodNotAllowed, "허용되지 않는 메서드입니다"));
-      r.headers.emplace_back("Allow", match.allow);
-      co_return r;
-    }
-    co_return co_await (*match.handler)(request);
-  } catch (const ClientError& e) {
-    co_return error_response(e);
-  } catch (const Unavailable& e) {
-    spdlog::warn("{} {}: service unavailable: {}", request.method, route, e.what());
-    co_return error_response(ClientError(ErrorCode::ServiceUnavailable, "일시적으로 서비스를 이용할 수 없습니다"));
-  } catch (const std::exception& e) {
-    spdlog::error("{} {}: internal error: {}", request.method, route, e.what());
-    Response r = json_response(500, boost::json::object{{"error", "internal error"}, {"code", "INTERNAL"}});
-    co_return r;
-  }
 }
 
 bhttp::response<bhttp::string_body> to_beast(Response&& r, unsigned version, bool keep_alive) {

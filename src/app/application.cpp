@@ -1,0 +1,113 @@
+#include "app/application.hpp"
+
+#include <boost/asio.hpp>
+#include <spdlog/spdlog.h>
+
+namespace concertd {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr Millis kQueueTickEvery{100};
+constexpr Millis kReleaseEvery{250};
+constexpr Seconds kPurgeEvery{60};
+constexpr Millis kPurgeAge = std::chrono::hours(24);
+
+/// Runs `step` every `period` until the io_context stops. A failing step is logged when it
+/// starts failing, every 100th failure after that, and when it recovers: an outage of the
+/// store or of Redis must not flood the log ten times a second.
+template <class Step>
+asio::awaitable<void> every(Millis period, const char* name, Step step) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  std::uint64_t failures_in_a_row = 0;
+  for (;;) {
+    timer.expires_after(period);
+    co_await timer.async_wait(asio::use_awaitable);
+    try {
+      co_await step();
+      if (failures_in_a_row > 0) {
+        spdlog::info("{}: recovered after {} failed runs", name, failures_in_a_row);
+        failures_in_a_row = 0;
+      }
+    } catch (const std::exception& e) {
+      if (failures_in_a_row++ % 100 == 0) {
+        spdlog::warn("{}: {} (failed {} times in a row)", name, e.what(), failures_in_a_row);
+      }
+    }
+  }
+}
+
+/// Three concerts 7, 14 and 30 days ahead, 50 seats each, priced in three tiers.
+asio::awaitable<void> seed_demo(ConcertService& concerts, Store& store, const Clock& clock) {
+  if (co_await store.count_concerts() > 0) {
+    co_return;
+  }
+  const Date today = date_of(clock.now());
+  const struct {
+    const char* title;
+    const char* venue;
+    int days_ahead;
+  } demos[] = {{"IU 콘서트 2026", "KSPO DOME", 7},
+               {"BTS 월드투어 서울", "잠실종합운동장 주경기장", 14},
+               {"NewJeans Fan Meeting", "고척스카이돔", 30}};
+  for (const auto& d : demos) {
+    ConcertDraft draft;
+    draft.title = d.title;
+    draft.venue = d.venue;
+    draft.date = format_date(Date{today.days_since_epoch + d.days_ahead});
+    std::vector<Money> prices;
+    for (int seat = 1; seat <= 50; ++seat) {
+      prices.push_back(seat <= 10 ? 150'000 : seat <= 30 ? 100'000 : 50'000);
+    }
+    draft.prices = std::move(prices);
+    const ConcertId id = co_await concerts.create(std::move(draft));
+    spdlog::info("demo concert {} created: {} on {}", id, d.title, format_date(Date{today.days_since_epoch + d.days_ahead}));
+  }
+}
+
+}  // namespace
+
+Application::Application(Store& store, Coordinator& coordinator, const Clock& clock, const ServiceConfig& config,
+                         std::string admin_key, http::Metrics& metrics)
+    : _store(store),
+      _coordinator(coordinator),
+      _clock(clock),
+      _queue(store, coordinator, clock, config),
+      _concerts(store, coordinator, clock),
+      _reservations(store, coordinator, _concerts, clock, config),
+      _balances(store, coordinator, clock),
+      _payments(store, coordinator, _balances, clock),
+      _idempotency(store, coordinator, clock),
+      _expiry(store, clock),
+      _app{_queue, _concerts, _reservations, _balances, _payments, _idempotency, metrics, clock, std::move(admin_key),
+           config.max_active, [this]() -> asio::awaitable<bool> {
+             co_return co_await _store.ping() && co_await _coordinator.ping();
+           }} {
+  http::add_queue_routes(_router, _app);
+  http::add_concert_routes(_router, _app);
+  http::add_reservation_routes(_router, _app);
+  http::add_balance_routes(_router, _app);
+  http::add_payment_routes(_router, _app);
+  http::add_admin_routes(_router, _app);
+  http::add_ops_routes(_router, _app);
+}
+
+asio::awaitable<void> Application::prepare(bool demo) {
+  co_await _queue.restore();
+  if (demo) {
+    co_await seed_demo(_concerts, _store, _clock);
+  }
+}
+
+void Application::start_background_jobs(const asio::any_io_executor& executor) {
+  asio::co_spawn(executor, every(kQueueTickEvery, "queue tick", [this] { return _queue.tick(); }), asio::detached);
+  asio::co_spawn(executor, every(kReleaseEvery, "release expired holds", [this]() -> asio::awaitable<void> {
+                   co_await _expiry.run_once();
+                 }), asio::detached);
+  asio::co_spawn(executor, every(Millis{kPurgeEvery}, "purge", [this]() -> asio::awaitable<void> {
+                   co_await _store.purge(_clock.now() - kPurgeAge);
+                 }), asio::detached);
+}
+
+}  // namespace concertd

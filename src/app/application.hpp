@@ -1,0 +1,58 @@
+#pragma once
+// The service graph of one concertd instance over a given Store, Coordinator and Clock: the
+// services, the HTTP routes, and the background jobs. The server binary, the fuzzers and the
+// tests build the same thing; only the adapters and the transport differ.
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "http/handlers/app.hpp"
+#include "http/metrics.hpp"
+#include "http/router.hpp"
+#include "ports/clock.hpp"
+#include "ports/coordinator.hpp"
+#include "ports/store.hpp"
+#include "services/balance_service.hpp"
+#include "services/concert_service.hpp"
+#include "services/config.hpp"
+#include "services/expiry_service.hpp"
+#include "services/idempotency.hpp"
+#include "services/payment_service.hpp"
+#include "services/queue_service.hpp"
+#include "services/reservation_service.hpp"
+
+namespace concertd {
+
+class Application {
+ public:
+  Application(Store& store, Coordinator& coordinator, const Clock& clock, const ServiceConfig& config,
+              std::string admin_key, http::Metrics& metrics);
+  Application(const Application&) = delete;
+  Application& operator=(const Application&) = delete;
+
+  /// Rebuilds the waiting line from the store and, when asked and the store is empty, creates
+  /// the demo concerts. Run before the first request is served.
+  boost::asio::awaitable<void> prepare(bool demo);
+  /// The admission tick, the release job and the purge, each on its own timer, until the
+  /// executor's context stops.
+  void start_background_jobs(const boost::asio::any_io_executor& executor);
+
+  const http::Router& router() const { return _router; }
+
+ private:
+  Store& _store;
+  Coordinator& _coordinator;
+  const Clock& _clock;
+  QueueService _queue;
+  ConcertService _concerts;
+  ReservationService _reservations;
+  BalanceService _balances;
+  PaymentService _payments;
+  IdempotencyKeys _idempotency;
+  ExpiryService _expiry;
+  http::App _app;
+  http::Router _router;
+};
+
+}  // namespace concertd
