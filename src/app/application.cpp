@@ -69,7 +69,7 @@ asio::awaitable<void> seed_demo(ConcertService& concerts, Store& store, const Cl
 }  // namespace
 
 Application::Application(Store& store, Coordinator& coordinator, const Clock& clock, const ServiceConfig& config,
-                         std::string admin_key, http::Metrics& metrics)
+                         std::string admin_key, http::Metrics& metrics, http::EdgeConfig edge)
     : _store(store),
       _coordinator(coordinator),
       _clock(clock),
@@ -80,7 +80,8 @@ Application::Application(Store& store, Coordinator& coordinator, const Clock& cl
       _payments(store, coordinator, _balances, clock),
       _idempotency(store, coordinator, clock),
       _expiry(store, clock),
-      _app{_queue, _concerts, _reservations, _balances, _payments, _idempotency, metrics, clock, std::move(admin_key),
+      _edge(std::move(edge)),
+      _app{_queue, _concerts, _reservations, _balances, _payments, _idempotency, metrics, _edge, clock, std::move(admin_key),
            config.max_active, [this]() -> asio::awaitable<bool> {
              co_return co_await _store.ping() && co_await _coordinator.ping();
            }} {

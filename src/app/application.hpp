@@ -27,7 +27,7 @@ namespace concertd {
 class Application {
  public:
   Application(Store& store, Coordinator& coordinator, const Clock& clock, const ServiceConfig& config,
-              std::string admin_key, http::Metrics& metrics);
+              std::string admin_key, http::Metrics& metrics, http::EdgeConfig edge = {});
   Application(const Application&) = delete;
   Application& operator=(const Application&) = delete;
 
@@ -51,6 +51,7 @@ class Application {
   PaymentService _payments;
   IdempotencyKeys _idempotency;
   ExpiryService _expiry;
+  http::Edge _edge;
   http::App _app;
   http::Router _router;
 };

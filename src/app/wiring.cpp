@@ -1,5 +1,7 @@
 #include "app/wiring.hpp"
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -23,6 +25,45 @@ namespace {
 
 /// PostgreSQL connections per instance: enough to keep the database busy from one event loop.
 constexpr std::size_t kPostgresPoolSize = 16;
+/// Descriptors beyond client connections: store and Redis connections, the listener, logs.
+constexpr rlim_t kSpareDescriptors = 256;
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    std::string item = text.substr(start, comma - start);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) {
+      out.push_back(item);
+    }
+    start = comma + 1;
+  }
+  return out;
+}
+
+/// Raises the descriptor limit so that --max-connections can be reached (the usual soft limit
+/// of 1024 would refuse connections long before); returns the connection cap that fits.
+std::int64_t fit_descriptor_limit(std::int64_t max_connections) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    return max_connections;
+  }
+  const rlim_t wanted = static_cast<rlim_t>(max_connections) + kSpareDescriptors;
+  if (limit.rlim_cur < wanted) {
+    limit.rlim_cur = std::min(wanted, limit.rlim_max);
+    setrlimit(RLIMIT_NOFILE, &limit);
+    getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  const auto fits = static_cast<std::int64_t>(limit.rlim_cur > kSpareDescriptors ? limit.rlim_cur - kSpareDescriptors : 1);
+  if (fits < max_connections) {
+    spdlog::warn("descriptor limit {} allows only {} connections (--max-connections {})", limit.rlim_cur, fits,
+                 max_connections);
+  }
+  return std::min(fits, max_connections);
+}
 
 }  // namespace
 
@@ -81,11 +122,12 @@ int serve(const Config& cfg) {
   if (!cfg.admin_key) {
     std::cout << "admin key: " << admin_key << std::endl;
   }
-  Application application(store, coordinator, clock, service_config, admin_key, metrics);
+  http::EdgeConfig edge{cfg.user_auth_secret, cfg.rate_limit, split_list(cfg.trusted_proxies.value_or(""))};
+  Application application(store, coordinator, clock, service_config, admin_key, metrics, std::move(edge));
 
   http::Server server(io, application.router(), metrics,
                       http::ServerLimits{static_cast<std::size_t>(cfg.max_body), 16 * 1024, Seconds{10}, Seconds{30},
-                                         Seconds{60}});
+                                         Seconds{60}, fit_descriptor_limit(cfg.max_connections)});
   int exit_code = 0;
   asio::co_spawn(
       io,

@@ -58,10 +58,18 @@ Response error_response(const ClientError& error) {
   json::object body;
   body["error"] = error.what();
   body["code"] = code_name(error.code());
+  std::optional<std::int64_t> retry_after;
   for (const auto& d : error.details()) {
     std::visit([&](const auto& v) { body[d.key] = v; }, d.value);
+    if (d.key == "retryAfterSeconds") {
+      retry_after = std::get<std::int64_t>(d.value);
+    }
   }
-  return json_response(status_of(error.code()), body);
+  Response r = json_response(status_of(error.code()), body);
+  if (retry_after) {
+    r.headers.emplace_back("Retry-After", std::to_string(*retry_after));
+  }
+  return r;
 }
 
 namespace {

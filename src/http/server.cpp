@@ -132,8 +132,23 @@ Task<void> session(tcp::socket socket, const Router& router, Metrics& metrics, S
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
 }
 
+/// Counts open connections; the accept loop waits on `wake` while the count is at the cap,
+/// and every closing connection wakes it.
+struct ConnectionGate {
+  explicit ConnectionGate(const asio::any_io_executor& executor, std::int64_t max) : max(max), wake(executor) {}
+  std::int64_t open = 0;
+  std::int64_t max;
+  asio::steady_timer wake;
+};
+
 Task<void> accept_loop(tcp::acceptor acceptor, const Router& router, Metrics& metrics, ServerLimits limits) {
+  auto gate = std::make_shared<ConnectionGate>(acceptor.get_executor(), std::max<std::int64_t>(1, limits.max_connections));
   for (;;) {
+    while (gate->open >= gate->max) {
+      // Not accepting: further clients wait in the kernel's listen backlog.
+      gate->wake.expires_at(asio::steady_timer::time_point::max());
+      co_await gate->wake.async_wait(kNoThrow);
+    }
     auto [ec, socket] = co_await acceptor.async_accept(kNoThrow);
     if (ec) {
       if (ec == asio::error::operation_aborted) {
@@ -146,7 +161,19 @@ Task<void> accept_loop(tcp::acceptor acceptor, const Router& router, Metrics& me
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    asio::co_spawn(acceptor.get_executor(), session(std::move(socket), router, metrics, limits), asio::detached);
+    ++gate->open;
+    asio::co_spawn(acceptor.get_executor(), session(std::move(socket), router, metrics, limits),
+                   [gate](std::exception_ptr failure) {
+                     if (failure) {
+                       try {
+                         std::rethrow_exception(failure);
+                       } catch (const std::exception& e) {
+                         spdlog::error("connection ended by an error: {}", e.what());
+                       }
+                     }
+                     --gate->open;
+                     gate->wake.cancel();
+                   });
   }
 }
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <cstdint>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
@@ -19,6 +20,8 @@ struct ServerLimits {
   std::chrono::seconds header_timeout{10};
   std::chrono::seconds body_timeout{30};
   std::chrono::seconds idle_timeout{60};
+  /// Open connections at once; more wait in the kernel's backlog until one closes.
+  std::int64_t max_connections = 10'000;
 };
 
 class Server {

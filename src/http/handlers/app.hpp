@@ -2,6 +2,7 @@
 // What the endpoint handlers share: the services, the settings they echo, the metrics.
 #include <functional>
 
+#include "http/limits.hpp"
 #include "http/metrics.hpp"
 #include "http/router.hpp"
 #include "ports/clock.hpp"
@@ -22,6 +23,7 @@ struct App {
   PaymentService& payments;
   IdempotencyKeys& idempotency;
   Metrics& metrics;
+  Edge& edge;
   const Clock& clock;
   std::string admin_key;
   std::int64_t max_active = 0;

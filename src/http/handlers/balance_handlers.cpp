@@ -34,6 +34,10 @@ Task<Response> charge(App& app, Request& request) {
 
 Task<Response> read_balance(App& app, Request& request) {
   const std::string user_id = user_id_param(request.path_params.at(0));
+  if (const auto authenticated = app.edge.authenticated_user(request, app.clock.now());
+      authenticated && *authenticated != user_id) {
+    throw ClientError(ErrorCode::Forbidden, "다른 사용자의 잔액은 조회할 수 없습니다");
+  }
   const BalanceView view = co_await app.balances.get(user_id);
   json::object out{{"userId", view.user_id}, {"balance", view.balance}, {"lastUpdated", nullptr}};
   if (view.last_updated) {

@@ -1,6 +1,7 @@
 // POST /api/queue/token, GET /api/queue/status
 #include <boost/json.hpp>
 
+#include "domain/errors.hpp"
 #include "domain/validation.hpp"
 #include "http/auth.hpp"
 #include "http/codec.hpp"
@@ -18,7 +19,13 @@ void put_wait(json::object& body, const WaitEstimate& wait) {
 }
 
 Task<Response> issue_token(App& app, Request& request) {
+  app.edge.limit_token_issue(request, app.clock.now());
+  const auto authenticated = app.edge.authenticated_user(request, app.clock.now());
   const auto body = parse_object(request.body);
+  if (const auto* named = body.if_contains("userId");
+      authenticated && named && named->is_string() && named->get_string() != *authenticated) {
+    throw ClientError(ErrorCode::Forbidden, "다른 사용자의 토큰은 발급할 수 없습니다");
+  }
   const std::string user_id = require_string(body, "userId");
   if (!is_valid_user_id(user_id)) {
     throw invalid_field("userId", "userId must be 1 to 64 characters of A-Z a-z 0-9 . _ @ -");

@@ -1,0 +1,135 @@
+"""Abuse limits and identity: connection cap, half-sent requests, per-address rate limit on
+token issues (behind trusted proxies), X-User-Auth, memory under many idle connections."""
+import hashlib
+import hmac
+import resource
+import socket
+import time
+
+import pytest
+
+from support import RawConn, expect, raw_request, uid, wait_until
+
+SECRET = "login-service-secret"
+
+
+def user_auth(user, expiry=None, secret=SECRET):
+    expiry = int(time.time()) + 600 if expiry is None else expiry
+    message = f"{user}.{expiry}"
+    return f"{message}.{hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()}"
+
+
+def rss_kib(pid) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_connections_over_the_cap_wait_until_one_closes(make_server):
+    srv = make_server("--max-connections", "4")
+    idle = [RawConn(srv) for _ in range(4)]
+    for conn in idle:  # each is served once, so each is surely accepted and counted
+        conn.send(raw_request("GET", "/healthz"))
+        conn.read_response()
+    waiting = RawConn(srv, timeout=10)
+    waiting.send(raw_request("GET", "/healthz"))
+    waiting.sock.settimeout(0.5)
+    with pytest.raises(socket.timeout):
+        waiting.read_response()  # not accepted while four are open
+    idle[0].sock.close()
+    waiting.sock.settimeout(10)
+    assert waiting.read_response().status == 200
+    for conn in idle[1:]:
+        conn.sock.close()
+
+
+def test_half_sent_requests_do_not_stop_service(make_server):
+    srv = make_server()
+    stalled = []
+    for _ in range(200):
+        conn = RawConn(srv)
+        conn.send(b"POST /api/queue/token HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n")  # never finished
+        stalled.append(conn)
+    started = time.monotonic()
+    for _ in range(20):
+        expect(srv.get("/healthz"), 200)
+        expect(srv.post("/api/queue/token", {"userId": uid("ok")}), 201)
+    assert time.monotonic() - started < 5
+    for conn in stalled:
+        conn.sock.close()
+
+
+def test_token_issues_are_rate_limited_per_address(make_server):
+    srv = make_server("--rate-limit", "2")
+    expect(srv.post("/api/queue/token", {"userId": uid("r")}), 201)
+    expect(srv.post("/api/queue/token", {"userId": uid("r")}), 201)
+    r = srv.post("/api/queue/token", {"userId": uid("r")})
+    expect(r, 429, "RATE_LIMITED")
+    assert int(r.header("Retry-After")) >= 1
+    # X-Forwarded-For from a peer that is not a trusted proxy changes nothing.
+    expect(srv.post("/api/queue/token", {"userId": uid("r")}, headers={"X-Forwarded-For": "203.0.113.9"}), 429,
+           "RATE_LIMITED")
+    # Other endpoints are not limited.
+    expect(srv.get("/api/concerts/available-dates"), 200)
+    # The bucket refills at the configured rate.
+    wait_until(lambda: srv.post("/api/queue/token", {"userId": uid("r")}).status == 201 or None, 3,
+               "the bucket to refill")
+
+
+def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget(make_server):
+    srv = make_server("--rate-limit", "1", "--trusted-proxies", "127.0.0.1")
+
+    def issue_as(client):
+        return srv.post("/api/queue/token", {"userId": uid("p")}, headers={"X-Forwarded-For": client})
+
+    expect(issue_as("198.51.100.1"), 201)
+    expect(issue_as("198.51.100.1"), 429, "RATE_LIMITED")
+    expect(issue_as("198.51.100.2"), 201)
+    # A client cannot pick its own address by prepending to the header: the right-most
+    # untrusted hop counts.
+    expect(issue_as("198.51.100.7, 198.51.100.2"), 429, "RATE_LIMITED")
+
+
+def test_user_auth_guards_token_issue_and_balance(make_server):
+    srv = make_server("--user-auth-secret", SECRET)
+    user, other = uid("me"), uid("other")
+    path = "/api/queue/token"
+    expect(srv.post(path, {"userId": user}), 401, "USER_AUTH_REQUIRED")
+    expect(srv.post(path, {"userId": user}, headers={"X-User-Auth": "garbage"}), 401, "USER_AUTH_REQUIRED")
+    expect(srv.post(path, {"userId": user}, headers={"X-User-Auth": user_auth(user, secret="wrong")}), 401,
+           "USER_AUTH_REQUIRED")
+    expect(srv.post(path, {"userId": user}, headers={"X-User-Auth": user_auth(user, expiry=int(time.time()) - 1)}),
+           401, "USER_AUTH_REQUIRED")
+    expect(srv.post(path, {"userId": other}, headers={"X-User-Auth": user_auth(user)}), 403, "FORBIDDEN")
+    expect(srv.post(path, {"userId": user}, headers={"X-User-Auth": user_auth(user)}), 201)
+    balance = f"/api/users/{user}/balance"
+    expect(srv.get(balance), 401, "USER_AUTH_REQUIRED")
+    expect(srv.get(balance, headers={"X-User-Auth": user_auth(other)}), 403, "FORBIDDEN")
+    expect(srv.get(balance, headers={"X-User-Auth": user_auth(user)}), 200, balance=0)
+    # A dotted user id is fine: the last two fields are expiry and signature.
+    dotted = "first.last@example.com"
+    expect(srv.post(path, {"userId": dotted}, headers={"X-User-Auth": user_auth(dotted)}), 201)
+
+
+def test_ten_thousand_idle_connections_stay_within_bounded_memory(make_server):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < 10_300:
+        pytest.skip(f"this process may open only {hard} files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 10_300), hard))
+    srv = make_server("--max-connections", "10050")  # room for the probe beside the 10,000
+    before = rss_kib(srv.proc.pid)
+    conns = []
+    try:
+        for _ in range(10_000):
+            s = socket.create_connection((srv.host, srv.port), timeout=10)
+            conns.append(s)
+        # Every connection accepted and idle: the server still answers at once.
+        wait_until(lambda: srv.get("/healthz").status == 200 or None, 10, "an answer beside 10,000 idle connections")
+        grown_mib = (rss_kib(srv.proc.pid) - before) / 1024
+        assert grown_mib < 150, f"10,000 idle connections cost {grown_mib:.0f} MiB"
+    finally:
+        for s in conns:
+            s.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
