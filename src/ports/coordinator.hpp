@@ -39,6 +39,9 @@ struct IssueResult {
 /// What a tick changed, to be written to the store.
 struct QueueChanges {
   std::vector<TokenChange> changes;
+  /// The shared line is gone (Redis lost its data): restore it from the store. Until then the
+  /// queue answers Unavailable rather than place anyone against a partial line.
+  bool line_lost = false;
   bool empty() const { return changes.empty(); }
 };
 

@@ -94,6 +94,17 @@ void QueueService::require_admitted(const TokenView& token) const {
 
 Task<void> QueueService::tick() {
   QueueChanges fresh = co_await _coordinator.tick(_clock.now());
+  if (fresh.line_lost) {
+    // Whatever this instance still has to write goes first, so the store is as new as it gets.
+    if (!_unsaved.empty()) {
+      std::vector<TokenChange> pending = _unsaved;
+      co_await _store.update_tokens(std::move(pending));
+      _unsaved.clear();
+    }
+    spdlog::warn("the shared waiting line was lost; restoring it from the store");
+    co_await restore();
+    co_return;
+  }
   _unsaved.insert(_unsaved.end(), fresh.changes.begin(), fresh.changes.end());
   if (_unsaved.empty()) {
     co_return;

@@ -71,6 +71,25 @@ def test_flushed_redis_gets_the_line_back_from_the_store(make_server):
            queuePosition=2)
 
 
+def test_redis_flushed_under_a_running_server_restores_the_line_by_itself(make_server):
+    srv = make_server("--max-active", "1")
+    first = issue(srv, uid("a"))
+    assert first["status"] == "active", first
+    line = waiting_line(srv, 3)
+    assert backends.shared().redis_cli(redis_url(srv), "FLUSHDB") == "OK"
+    # While the line is being restored the queue answers 503, never 401 for a live token.
+    def restored():
+        r = status_of(srv, line[0]["token"])
+        assert r.status in (200, 503), r
+        return r if r.status == 200 else None
+
+    wait_until(restored, 5, "the line to come back from the store")
+    expect(status_of(srv, first["token"]), 200, status="active")
+    for i, t in enumerate(line, start=1):
+        expect(status_of(srv, t["token"]), 200, status="waiting", position=i)
+    expect(srv.post("/api/queue/token", {"userId": uid("late")}), 201, status="waiting", queuePosition=4)
+
+
 def test_two_instances_share_one_fifo_line_and_max_active(make_server):
     a = make_server("--max-active", "2", "--active-ttl", "2")
     b = make_server("--max-active", "2", "--active-ttl", "2", start=False)
@@ -125,7 +144,17 @@ def test_redis_down_is_503_and_heals_by_itself(make_server):
         return srv.get("/readyz").status == 200 or None
 
     wait_until(ready, 10, "/readyz to answer 200 again")
-    expect(srv.post("/api/queue/token", {"userId": uid("back")}), 201, status="active")
+    # The restarted Redis is empty: the first tick restores the line from the store, and until
+    # then the queue answers 503 like during the outage.
+    user = uid("back")
+
+    def issued():
+        r = srv.post("/api/queue/token", {"userId": user})
+        assert r.status in (201, 503), r
+        return r if r.status == 201 else None
+
+    expect(wait_until(issued, 5, "token issue to work again"), 201, status="active")
+    expect(status_of(srv, token), 200)  # the token from before the outage is back too
     assert srv.alive()
 
 

@@ -281,6 +281,10 @@ Task<QueueChanges> RedisCoordinator::tick(Timestamp now) {
   std::vector<std::string> extra{std::to_string(kTickStepLimit), std::to_string(kTickMaxChanges)};
   const Reply reply = co_await _impl->queue_script("tick", now, std::move(extra));
   QueueChanges out;
+  if (reply.elements.size() == 1 && reply.elements[0].str == "!LINE_LOST") {
+    out.line_lost = true;
+    co_return out;
+  }
   out.changes.reserve(reply.elements.size());
   for (const auto& line : reply.elements) {
     if (auto change = parse_change(line.str)) {

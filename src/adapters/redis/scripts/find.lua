@@ -1,4 +1,7 @@
 -- ARGV[6] token id, ARGV[7] '1' when this counts as a poll. Nil when unknown or gone.
+if line_lost() then
+  return redis.error_reply(LINE_LOST)
+end
 local t = load(ARGV[6])
 if t then
   t = settle(t)

@@ -1,5 +1,8 @@
 -- ARGV[6] token id, ARGV[7] user, ARGV[8] issued at: the user's live token (a poll), or the new
 -- one at the back of the line, active at once when a slot is free and nobody waits.
+if line_lost() then
+  return redis.error_reply(LINE_LOST)
+end
 local id, user, issued = ARGV[6], ARGV[7], tonumber(ARGV[8])
 local live = redis.call('GET', user_key(user))
 if live then

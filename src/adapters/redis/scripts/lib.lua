@@ -28,6 +28,12 @@ local K_ADMITS = 'q:admits'
 local K_CHANGES = 'q:changes'
 
 local function tok_key(id) return 'q:tok:' .. id end
+
+-- The line is lost when q:seq is gone (Redis restarted without data, or flushed): until an
+-- instance's tick notices and restores it from the store, nobody is placed against a partial
+-- line and no live token reads as unknown; the callers answer 503 and the client retries.
+local function line_lost() return redis.call('EXISTS', K_SEQ) == 0 end
+local LINE_LOST = 'LINE_LOST the waiting line is being restored'
 local function user_key(user) return 'q:user:' .. user end
 local function ms(x) return string.format('%.0f', x) end
 

@@ -1,5 +1,8 @@
 -- ARGV[6] most tokens looked at per step, ARGV[7] most changes handed out. One script, so that
 -- concurrent ticks of several instances run one after the other and never exceed max-active.
+if line_lost() then
+  return {'!LINE_LOST'}
+end
 local LIMIT = tonumber(ARGV[6])
 local MAX_POP = tonumber(ARGV[7])
 
