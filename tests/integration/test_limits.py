@@ -133,3 +133,28 @@ def test_ten_thousand_idle_connections_stay_within_bounded_memory(make_server):
         for s in conns:
             s.close()
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_with_user_auth_no_endpoint_reaches_another_users_token_holds_or_money(make_server):
+    from support import create_concert, hold, pay, get_reservation, cancel_reservation, charge, wait_active
+    # (the teardown's invariant check reads balances without identities: checked here instead)
+    srv = make_server("--user-auth-secret", SECRET, "--max-active", "100", check_invariants=False)
+    alice, bob = uid("alice"), uid("bob")
+    tokens = {}
+    for user in (alice, bob):
+        body = expect(srv.post("/api/queue/token", {"userId": user}, headers={"X-User-Auth": user_auth(user)}), 201)
+        tokens[user] = body["token"]
+        wait_active(srv, tokens[user])
+    cid = create_concert(srv, seat_count=2)
+    expect(charge(srv, alice, tokens[alice], 100_000), 200)
+    res = expect(hold(srv, tokens[alice], cid, 1), 201)["reservationId"]
+    # Bob, with his own valid identity and token, tries everything of Alice's:
+    expect(srv.post("/api/queue/token", {"userId": alice}, headers={"X-User-Auth": user_auth(bob)}), 403, "FORBIDDEN")
+    expect(srv.get(f"/api/users/{alice}/balance", headers={"X-User-Auth": user_auth(bob)}), 403, "FORBIDDEN")
+    expect(charge(srv, alice, tokens[bob], 10_000), 403, "FORBIDDEN")
+    expect(get_reservation(srv, tokens[bob], res), 404, "RESERVATION_NOT_FOUND")
+    expect(cancel_reservation(srv, tokens[bob], res), 404, "RESERVATION_NOT_FOUND")
+    expect(pay(srv, tokens[bob], res), 400, "INVALID_RESERVATION")
+    # ... and nothing of Alice's changed.
+    expect(get_reservation(srv, tokens[alice], res), 200, status="TEMPORARILY_ASSIGNED")
+    expect(srv.get(f"/api/users/{alice}/balance", headers={"X-User-Auth": user_auth(alice)}), 200, balance=100_000)
