@@ -83,9 +83,7 @@ class Coordinator {
   virtual Task<void> end_idempotent(std::string scope) = 0;
 
   virtual Task<std::optional<std::string>> cache_get(std::string key, Timestamp now) = 0;
-  /// `only_if_absent`: a reader filling a miss must not overwrite what a writer put meanwhile.
-  virtual Task<void> cache_put(std::string key, std::string value, Timestamp expires_at, bool only_if_absent) = 0;
-  virtual Task<void> cache_erase(std::string key) = 0;
+  virtual Task<void> cache_put(std::string key, std::string value, Timestamp expires_at) = 0;
 };
 
 }  // namespace concertd

@@ -5,37 +5,12 @@
 #include "domain/validation.hpp"
 
 namespace concertd {
-namespace {
-
-std::string cache_key(const std::string& user_id) { return "user_balance:" + user_id; }
-
-std::string encode(Money balance, Timestamp updated_at) {
-  return std::to_string(balance) + ' ' + std::to_string(to_millis(updated_at));
-}
-
-BalanceView decode(const std::string& user_id, const std::string& text) {
-  const auto space = text.find(' ');
-  return BalanceView{user_id, std::stoll(text.substr(0, space)), from_millis(std::stoll(text.substr(space + 1)))};
-}
-
-}  // namespace
-
-Task<BalanceView> BalanceService::get(const std::string& user_id) {
-  const Timestamp now = _clock.now();
-  if (auto cached = co_await _coordinator.cache_get(cache_key(user_id), now)) {
-    co_return decode(user_id, *cached);
-  }
-  BalanceView view = co_await _store.balance(user_id);
-  if (view.last_updated) {
-    co_await _coordinator.cache_put(cache_key(user_id), encode(view.balance, *view.last_updated), now + kCacheTtl,
-                                    true);
-  }
-  co_return view;
-}
-
-Task<void> BalanceService::remember(const std::string& user_id, Money balance, Timestamp updated_at) {
-  co_await _coordinator.cache_put(cache_key(user_id), encode(balance, updated_at), _clock.now() + kCacheTtl, false);
-}
+/// Not cached. The diagram caches balances for a minute, and the contract wants every completed
+/// write visible to the next read on every instance. Several ways of keeping such a cache exact
+/// were tried and each fails under concurrent writers on PostgreSQL plus a crash between a
+/// commit and the cache update (found by the chaos tests), so reads go to the store, whose
+/// read path (SQLite reader thread, PostgreSQL pool) is cheap for this endpoint.
+Task<BalanceView> BalanceService::get(const std::string& user_id) { co_return co_await _store.balance(user_id); }
 
 Task<ChargeReceipt> BalanceService::recorded_charge(const std::string& transaction_id) {
   auto receipt = co_await _store.charge_receipt(transaction_id);
@@ -57,7 +32,6 @@ Task<ChargeReceipt> BalanceService::charge(const std::string& user_id, Money amo
       co_await _store.charge(std::move(request));
   switch (outcome.kind) {
     case ChargeOutcome::Kind::Charged:
-      co_await remember(user_id, outcome.receipt.balance_after, now);
       co_return outcome.receipt;
     case ChargeOutcome::Kind::BalanceLimitExceeded:
       throw ClientError(ErrorCode::BalanceLimitExceeded, "잔액 한도(100,000,000원)를 초과할 수 없습니다");

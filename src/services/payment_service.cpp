@@ -22,7 +22,6 @@ Task<PaymentReceipt> PaymentService::pay(const TokenView& token, const std::stri
   switch (outcome.kind) {
     case PaymentOutcome::Kind::Paid:
       co_await _coordinator.spend(token.id, now);
-      co_await _balances.remember(token.user_id, outcome.receipt.balance_after, now);
       co_return outcome.receipt;
     case PaymentOutcome::Kind::InvalidReservation:
       throw ClientError(ErrorCode::InvalidReservation, "유효하지 않은 예약입니다");

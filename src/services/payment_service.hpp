@@ -5,14 +5,13 @@
 #include "ports/clock.hpp"
 #include "ports/coordinator.hpp"
 #include "ports/store.hpp"
-#include "services/balance_service.hpp"
 
 namespace concertd {
 
 class PaymentService {
  public:
-  PaymentService(Store& store, Coordinator& coordinator, BalanceService& balances, const Clock& clock)
-      : _store(store), _coordinator(coordinator), _balances(balances), _clock(clock) {}
+  PaymentService(Store& store, Coordinator& coordinator, const Clock& clock)
+      : _store(store), _coordinator(coordinator), _clock(clock) {}
 
   Task<PaymentReceipt> pay(const TokenView& token, const std::string& reservation_id,
                            std::optional<IdempotencyStamp> stamp);
@@ -21,7 +20,6 @@ class PaymentService {
  private:
   Store& _store;
   Coordinator& _coordinator;
-  BalanceService& _balances;
   const Clock& _clock;
 };
 

@@ -179,7 +179,7 @@ def test_unanswered_commands_time_out_as_503_and_heal(make_server):
     expect(srv.get("/readyz"), 200, status="ready")
 
 
-def test_seat_lock_and_caches_live_in_redis(make_server):
+def test_seat_locks_live_in_redis(make_server):
     srv = make_server()
     from support import create_concert, must_charge, must_hold  # noqa: E402
     cid = create_concert(srv, seat_count=3, price=10000)
@@ -190,10 +190,9 @@ def test_seat_lock_and_caches_live_in_redis(make_server):
     must_hold(srv, token, cid, 1)
     url = redis_url(srv)
     cli = backends.shared().redis_cli
-    # the seat lock was released (owner-checked) after the hold; the balance cache was written
+    # the seat lock was released (owner-checked) after the hold
     assert cli(url, "EXISTS", f"seat_lock:{cid}:1") == "0"
     expect(srv.get(f"/api/users/{user}/balance"), 200, balance=50000)
-    assert cli(url, "EXISTS", f"user_balance:{user}") == "1"
     # a lock held by someone else keeps a hold off the seat
     cli(url, "SET", f"seat_lock:{cid}:2", "someone-else", "PX", "5000")
     expect(srv.post("/api/reservations", {"concertId": cid, "seatNumber": 2}, token=token), 409, "SEAT_LOCKED")

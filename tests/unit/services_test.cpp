@@ -27,8 +27,8 @@ class ServicesTest : public ::testing::Test {
         queue(store, coordinator, clock, config),
         concerts(store, coordinator, clock),
         reservations(store, coordinator, concerts, clock, config),
-        balances(store, coordinator, clock),
-        payments(store, coordinator, balances, clock),
+        balances(store, clock),
+        payments(store, coordinator, clock),
         expiry(store, clock) {
     ConcertDraft draft;
     draft.title = "Test";

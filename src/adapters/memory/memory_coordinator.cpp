@@ -352,24 +352,12 @@ Task<std::optional<std::string>> MemoryCoordinator::cache_get(std::string key, T
   co_return it->second.first;
 }
 
-Task<void> MemoryCoordinator::cache_put(std::string key, std::string value, Timestamp expires_at,
-                                        bool only_if_absent) {
-  const Timestamp now = _clock.now();
+Task<void> MemoryCoordinator::cache_put(std::string key, std::string value, Timestamp expires_at) {
   std::lock_guard lock(_mutex);
   if (_cache.size() >= kMaxCacheEntries) {
     _cache.clear();
   }
-  auto& slot = _cache[std::move(key)];
-  if (only_if_absent && !slot.first.empty() && slot.second > now) {
-    co_return;
-  }
-  slot = {std::move(value), expires_at};
-  co_return;
-}
-
-Task<void> MemoryCoordinator::cache_erase(std::string key) {
-  std::lock_guard lock(_mutex);
-  _cache.erase(key);
+  _cache[std::move(key)] = {std::move(value), expires_at};
   co_return;
 }
 

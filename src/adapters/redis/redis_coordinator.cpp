@@ -391,25 +391,15 @@ Task<std::optional<std::string>> RedisCoordinator::cache_get(std::string key, Ti
   co_return std::move(reply.str);
 }
 
-Task<void> RedisCoordinator::cache_put(std::string key, std::string value, Timestamp expires_at, bool only_if_absent) {
+Task<void> RedisCoordinator::cache_put(std::string key, std::string value, Timestamp expires_at) {
   const Millis ttl = expires_at - _impl->clock.now();
   if (ttl.count() <= 0) {
-    if (!only_if_absent) {
-      // A newer value that is already stale: the older one must not outlive it.
-      std::vector<std::string> args{"DEL", std::move(key)};
-      co_await _impl->command(std::move(args));
-    }
+    // A newer value that is already stale: the older one must not outlive it.
+    std::vector<std::string> args{"DEL", std::move(key)};
+    co_await _impl->command(std::move(args));
     co_return;
   }
   std::vector<std::string> args{"SET", std::move(key), std::move(value), "PX", std::to_string(ttl.count())};
-  if (only_if_absent) {
-    args.push_back("NX");
-  }
-  co_await _impl->command(std::move(args));
-}
-
-Task<void> RedisCoordinator::cache_erase(std::string key) {
-  std::vector<std::string> args{"DEL", std::move(key)};
   co_await _impl->command(std::move(args));
 }
 

@@ -37,8 +37,7 @@ class RedisCoordinator final : public Coordinator {
   Task<bool> begin_idempotent(std::string scope, Millis ttl) override;
   Task<void> end_idempotent(std::string scope) override;
   Task<std::optional<std::string>> cache_get(std::string key, Timestamp now) override;
-  Task<void> cache_put(std::string key, std::string value, Timestamp expires_at, bool only_if_absent) override;
-  Task<void> cache_erase(std::string key) override;
+  Task<void> cache_put(std::string key, std::string value, Timestamp expires_at) override;
 
  private:
   struct Impl;
