@@ -1,5 +1,7 @@
 #include "services/balance_service.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "domain/errors.hpp"
 #include "domain/random.hpp"
 #include "domain/validation.hpp"
@@ -37,6 +39,16 @@ Task<void> BalanceService::remember(const std::string& user_id, Money balance, T
   co_await _coordinator.cache_put(cache_key(user_id), encode(balance, updated_at), _clock.now() + kCacheTtl, false);
 }
 
+Task<void> BalanceService::remember_after_commit(const std::string& user_id, Money balance, Timestamp updated_at) {
+  try {
+    co_await remember(user_id, balance, updated_at);
+  } catch (const Unavailable& e) {
+    /// The money moved: that is the answer, not a 503 (which promises that nothing changed).
+    spdlog::warn("balance of {} not cached after a committed change (the older entry lapses): {}", user_id,
+                 e.what());
+  }
+}
+
 Task<ChargeReceipt> BalanceService::recorded_charge(const std::string& transaction_id) {
   auto receipt = co_await _store.charge_receipt(transaction_id);
   if (!receipt) {
@@ -57,7 +69,7 @@ Task<ChargeReceipt> BalanceService::charge(const std::string& user_id, Money amo
       co_await _store.charge(std::move(request));
   switch (outcome.kind) {
     case ChargeOutcome::Kind::Charged:
-      co_await remember(user_id, outcome.receipt.balance_after, now);
+      co_await remember_after_commit(user_id, outcome.receipt.balance_after, now);
       co_return outcome.receipt;
     case ChargeOutcome::Kind::BalanceLimitExceeded:
       throw ClientError(ErrorCode::BalanceLimitExceeded, "잔액 한도(100,000,000원)를 초과할 수 없습니다");

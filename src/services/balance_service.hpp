@@ -23,6 +23,9 @@ class BalanceService {
   Task<ChargeReceipt> recorded_charge(const std::string& transaction_id);
   /// Called after any committed change of the user's balance.
   Task<void> remember(const std::string& user_id, Money balance, Timestamp updated_at);
+  /// remember(), for callers whose change is committed: an unreachable coordinator is logged,
+  /// not thrown (the request succeeded; the older cache entry lapses after kCacheTtl).
+  Task<void> remember_after_commit(const std::string& user_id, Money balance, Timestamp updated_at);
 
  private:
   Store& _store;

@@ -1,5 +1,7 @@
 #include "services/payment_service.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "domain/errors.hpp"
 #include "domain/random.hpp"
 
@@ -21,8 +23,16 @@ Task<PaymentReceipt> PaymentService::pay(const TokenView& token, const std::stri
   PaymentOutcome outcome = co_await _store.pay(std::move(request));
   switch (outcome.kind) {
     case PaymentOutcome::Kind::Paid:
-      co_await _coordinator.spend(token.id, now);
-      co_await _balances.remember(token.user_id, outcome.receipt.balance_after, now);
+      /// Committed: the answer is the receipt. An unreachable coordinator now must not turn the
+      /// payment into a 503 (which promises that nothing changed); the token then stays active in
+      /// it until its activeUntil, and the balance cache keeps its older value until it lapses.
+      try {
+        co_await _coordinator.spend(token.id, now);
+      } catch (const Unavailable& e) {
+        spdlog::warn("payment {} committed, token not marked spent in the coordinator: {}",
+                     outcome.receipt.payment_id, e.what());
+      }
+      co_await _balances.remember_after_commit(token.user_id, outcome.receipt.balance_after, now);
       co_return outcome.receipt;
     case PaymentOutcome::Kind::InvalidReservation:
       throw ClientError(ErrorCode::InvalidReservation, "유효하지 않은 예약입니다");
