@@ -19,7 +19,7 @@ PARK_TIMEOUT = 2.0  # a fan still learning an outcome (a lapsing idempotency cla
 def run_crash(srv: Server, view, test_name: str, kills=KILLS, seed=None):
     seed = seed if seed is not None else random.randrange(1 << 30)
     rnd = random.Random(seed)
-    concerts = make_concerts(srv, count=4, seats=1500, seed=seed)
+    concerts = make_concerts(srv, count=5, seats=1600, seed=seed)
     load = Load([srv], concerts, clients=FANS, seed=seed, max_flows=10_000, duration=300)
     problems: list[str] = []
     exact_checks = partial_checks = 0
