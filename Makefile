@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= 2
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps build run test unit integration clean
+.PHONY: all deps build run test unit integration chaos clean
 
 all: build
 
@@ -28,7 +28,13 @@ integration: build
 	scripts/run-pytest.sh tests/integration
 	CONCERTD_TEST_ENGINE=distributed scripts/run-pytest.sh tests/integration
 
-test: unit integration
+# kill -9 under load (both engines), PostgreSQL/Redis outages and a lost instance (distributed);
+# bounded: a few minutes for both runs on 2 cores. Each run ends with a table of what was broken.
+chaos: build
+	scripts/run-pytest.sh tests/chaos
+	CONCERTD_TEST_ENGINE=distributed scripts/run-pytest.sh tests/chaos
+
+test: unit integration chaos
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -1,5 +1,7 @@
 #include "services/payment_service.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "domain/errors.hpp"
 #include "domain/random.hpp"
 
@@ -21,7 +23,15 @@ Task<PaymentReceipt> PaymentService::pay(const TokenView& token, const std::stri
   PaymentOutcome outcome = co_await _store.pay(std::move(request));
   switch (outcome.kind) {
     case PaymentOutcome::Kind::Paid:
-      co_await _coordinator.spend(token.id, now);
+      /// Committed: the answer is the receipt. An unreachable coordinator now must not turn the
+      /// payment into a 503 (which promises that nothing changed); the token then stays active
+      /// in the coordinator until its activeUntil (the store has it spent already).
+      try {
+        co_await _coordinator.spend(token.id, now);
+      } catch (const Unavailable& e) {
+        spdlog::warn("payment {} committed, token not marked spent in the coordinator: {}",
+                     outcome.receipt.payment_id, e.what());
+      }
       co_return outcome.receipt;
     case PaymentOutcome::Kind::InvalidReservation:
       throw ClientError(ErrorCode::InvalidReservation, "유효하지 않은 예약입니다");

@@ -1,5 +1,7 @@
 #include "services/reservation_service.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "domain/errors.hpp"
 #include "domain/random.hpp"
 
@@ -37,7 +39,14 @@ Task<Reservation> ReservationService::hold(const std::string& user_id, ConcertId
   } catch (...) {
     failure = std::current_exception();
   }
-  co_await _coordinator.unlock_seat(concert_id, seat, reservation_id);
+  try {
+    co_await _coordinator.unlock_seat(concert_id, seat, reservation_id);
+  } catch (const Unavailable& e) {
+    /// The store has decided (a written hold must not be answered 503, which promises that
+    /// nothing changed); the lock lapses by itself after kSeatLockTtl.
+    spdlog::warn("seat lock {}/{} not released (lapses in {} ms): {}", concert_id, seat, kSeatLockTtl.count(),
+                 e.what());
+  }
   if (failure) {
     std::rethrow_exception(failure);
   }

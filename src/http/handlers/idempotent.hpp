@@ -5,6 +5,8 @@
 #include <exception>
 #include <functional>
 
+#include <spdlog/spdlog.h>
+
 #include "http/handlers/app.hpp"
 
 namespace concertd::http {
@@ -25,7 +27,13 @@ inline Task<Response> run_idempotent(App& app, const std::string& user_id, const
   } catch (...) {
     failure = std::current_exception();
   }
-  co_await app.idempotency.release(user_id, *stamp);
+  try {
+    co_await app.idempotency.release(user_id, *stamp);
+  } catch (const Unavailable& e) {
+    /// The outcome stands (a committed success must not become a 503); the claim lapses by
+    /// itself after IdempotencyKeys::kClaimTtl.
+    spdlog::warn("idempotency key not released (lapses by itself): {}", e.what());
+  }
   if (failure) {
     std::rethrow_exception(failure);
   }
