@@ -14,7 +14,7 @@
 //
 // CONCERTD_FUZZ_TRACE=1 prints every request and its response (to check what a seed reaches).
 //
-// Properties (abort on violation): no 5xx but 503; every response that is not /metrics is JSON;
+// Properties (abort on violation): no 5xx but 503; /metrics stays small; every response that is not /metrics is JSON;
 // every status >= 400 is an object with string `error` and `code` (the documented /readyz 503 has
 // `code` and `status`); 405 carries Allow; framing errors are 400 or 413 and end the connection;
 // a request that passed the header parse has not both Content-Length and chunked, nor a
@@ -263,6 +263,10 @@ class World {
     if (route == "/metrics" && r.status == 200) {
       if (r.content_type.rfind("text/plain", 0) != 0 || r.body.empty()) {
         fail("/metrics is not Prometheus text", &request, &r);
+      }
+      // Routes, methods and statuses are finite sets: no client may grow the series.
+      if (r.body.size() > 256 * 1024) {
+        fail("/metrics grows with client input", &request, &r);
       }
       return;
     }
