@@ -8,6 +8,9 @@ packages=(
   libsqlite3-dev libssl-dev libspdlog-dev libfmt-dev libcli11-dev
   libpq-dev libhiredis-dev postgresql redis-server
   libgtest-dev libgmock-dev
+  # libFuzzer (make fuzz-smoke): clang's -fsanitize=fuzzer,address,undefined runtimes are in
+  # libclang-rt-14-dev, only recommended by clang-14 (libfuzzer-14-dev is not needed).
+  clang-14 libclang-rt-14-dev
   python3 python3-pytest python3-requests
 )
 missing=()

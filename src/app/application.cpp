@@ -111,4 +111,9 @@ void Application::start_background_jobs(const asio::any_io_executor& executor) {
                  }), asio::detached);
 }
 
+asio::awaitable<void> Application::run_jobs_once() {
+  co_await _queue.tick();
+  co_await _expiry.run_once();
+}
+
 }  // namespace concertd

@@ -37,6 +37,9 @@ class Application {
   /// The admission tick, the release job and the purge, each on its own timer, until the
   /// executor's context stops.
   void start_background_jobs(const boost::asio::any_io_executor& executor);
+  /// One round of the admission tick and the release job, for callers that drive time
+  /// themselves (the fuzzers) instead of running the timers.
+  boost::asio::awaitable<void> run_jobs_once();
 
   const http::Router& router() const { return _router; }
 

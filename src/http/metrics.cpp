@@ -11,11 +11,24 @@ std::string number(double v) {
   return buf;
 }
 
+/// The method label: any token is a valid HTTP method, so a client could otherwise grow the
+/// series (and the /metrics page) by one per made-up method.
+const std::string& method_label(const std::string& method) {
+  static const std::string known[] = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"};
+  static const std::string other = "other";
+  for (const auto& m : known) {
+    if (method == m) {
+      return m;
+    }
+  }
+  return other;
+}
+
 }  // namespace
 
 void Metrics::observe(const std::string& route, const std::string& method, int status, double seconds) {
   std::lock_guard lock(_mutex);
-  ++_requests[{route, method, status}];
+  ++_requests[{route, method_label(method), status}];
   auto& h = _latency[route];
   for (std::size_t i = 0; i < kBuckets.size(); ++i) {
     if (seconds <= kBuckets[i]) {

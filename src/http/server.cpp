@@ -7,6 +7,7 @@
 
 #include "domain/errors.hpp"
 #include "http/codec.hpp"
+#include "http/beast_message.hpp"
 #include "http/dispatch.hpp"
 
 namespace concertd::http {
@@ -20,41 +21,6 @@ namespace {
 
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadChunk = 4096;
-
-std::optional<std::string> header(const bhttp::request<bhttp::string_body>& req, std::string_view name) {
-  auto it = req.find(name);
-  if (it == req.end()) {
-    return std::nullopt;
-  }
-  return std::string(it->value());
-}
-
-Request to_request(bhttp::request<bhttp::string_body>&& req, const std::string& peer) {
-  Request r;
-  r.method = std::string(req.method_string());
-  const std::string_view target = req.target();
-  r.path = std::string(target.substr(0, target.find('?')));
-  r.peer_address = peer;
-  r.authorization = header(req, "Authorization");
-  r.idempotency_key = header(req, "Idempotency-Key");
-  r.admin_key = header(req, "X-Admin-Key");
-  r.user_auth = header(req, "X-User-Auth");
-  r.forwarded_for = header(req, "X-Forwarded-For");
-  r.body = std::move(req.body());
-  return r;
-}
-
-bhttp::response<bhttp::string_body> to_beast(Response&& r, unsigned version, bool keep_alive) {
-  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
-  res.set(bhttp::field::content_type, r.content_type);
-  for (auto& [name, value] : r.headers) {
-    res.set(name, value);
-  }
-  res.body() = std::move(r.body);
-  res.keep_alive(keep_alive && !r.close);
-  res.prepare_payload();
-  return res;
-}
 
 /// A framing failure: answered, then the connection is closed.
 Task<void> reply_and_close(beast::tcp_stream& stream, ErrorCode code, const char* message) {
