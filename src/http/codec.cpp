@@ -147,7 +147,15 @@ std::optional<std::string_view> raw_member(std::string_view text, std::string_vi
     }
     const std::size_t key_start = i + 1;
     skip_string();
-    const std::string_view this_key = text.substr(key_start, i - 1 - key_start);
+    std::string this_key(text.substr(key_start, i - 1 - key_start));
+    if (this_key.find('\\') != std::string::npos) {
+      // An escaped key ("seat\u004eumber") names the same member once decoded.
+      boost::system::error_code ec;
+      const json::value decoded = json::parse("\"" + this_key + "\"", ec);
+      if (!ec && decoded.is_string()) {
+        this_key = std::string(decoded.get_string());
+      }
+    }
     skip_ws();
     ++i;  // ':'
     skip_ws();

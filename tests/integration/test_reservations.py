@@ -214,3 +214,12 @@ def test_hold_ignores_other_user_in_body(server):
                                                    "userId": "fixed-b-" + str(cid)}, token=a), 201)
     expect(get_reservation(server, a, res["reservationId"]), 200)
     assert is_int(res["seatNumber"])
+
+
+def test_huge_seat_number_under_an_escaped_key_is_still_404(server):
+    from support import active_user, create_concert
+    _, token = active_user(server, "esc")
+    cid = create_concert(server, seat_count=2)
+    raw = ('{"concertId":%d,"seat\\u004eumber":99999999999999999999999}' % cid).encode()
+    r = server.request("POST", "/api/reservations", token=token, raw=raw)
+    assert r.status == 404 and r.code == "SEAT_NOT_FOUND", r
