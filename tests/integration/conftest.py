@@ -8,7 +8,8 @@ The binary is `<repo>/build/concertd` unless CONCERTD_BIN names another one. Eve
 server gets its own temporary data dir and free port, `--host 127.0.0.1 --admin-key
 test-admin-key`, and is stopped (and its data dir removed; keep it with CONCERTD_KEEP_TMP=1) at
 the end of its scope, even on failure. At teardown each still-running server is checked for an
-unexpected exit and for the money/seat invariants of everything it acknowledged.
+unexpected exit and for the money/seat invariants of everything it acknowledged, then stopped
+with SIGTERM: it must exit 0 and print no sanitizer report (ASan/LSan/UBSan/TSan builds).
 
 Fixtures:
   server       module-scoped shared server (`--max-active 10000`), for cheap tests
@@ -43,8 +44,7 @@ class ServerPool:
         for srv in self.servers:
             try:
                 if srv.crashed():
-                    problems.append(f"concertd (port {srv.port}) exited unexpectedly with code "
-                                    f"{srv.proc.returncode}\n{srv.log_tail()}")
+                    problems.append(srv.crash_report())
                 elif srv.alive() and srv.check_invariants:
                     problems += [f"[concertd port {srv.port}] {p}"
                                  for p in support.invariant_problems(srv)]
@@ -52,6 +52,8 @@ class ServerPool:
                 problems.append(f"[concertd port {srv.port}] teardown check failed: {e!r}")
             finally:
                 srv.close()
+                # the exit code after SIGTERM and any sanitizer report (LeakSanitizer runs at exit)
+                problems += srv.take_problems()
         if problems:
             pytest.fail("\n".join(problems), pytrace=False)
 
@@ -80,18 +82,18 @@ def crash_guard():
     """Blame a server crash on the test during which it happened, and restart a crashed shared
     server (same data dir, same port) so that the rest of its module still runs."""
     yield
-    crashed = [s for s in list(support.ALL_SERVERS) if s.crashed()]
-    if not crashed:
-        return
     msgs = []
-    for srv in crashed:
-        msgs.append(f"concertd (port {srv.port}) died during this test with exit code "
-                    f"{srv.proc.returncode}\n{srv.log_tail()}")
-        try:
-            srv.start()
-        except ServerError as e:
-            msgs.append(f"restart after the crash failed: {e}")
-    pytest.fail("\n".join(msgs), pytrace=False)
+    for srv in list(support.ALL_SERVERS):
+        # stops and kills during the test: a non-zero exit after SIGTERM, a sanitizer report
+        msgs += srv.take_problems()
+        if srv.crashed():
+            msgs.append("died during this test: " + srv.crash_report())
+            try:
+                srv.start()
+            except ServerError as e:
+                msgs.append(f"restart after the crash failed: {e}")
+    if msgs:
+        pytest.fail("\n".join(msgs), pytrace=False)
 
 
 def pytest_runtest_setup(item):

@@ -54,6 +54,23 @@ WAIT_TIME_RE = re.compile(r"^([1-9][0-9]*)분$")
 # How long "within one second" may take as seen from the test, polling included.
 WITHIN_1S = 1.5
 
+# Sanitizer builds (`make test-asan`, `make test-tsan`): the first lines of a report in the
+# server's output (ASan, LeakSanitizer, UBSan, TSan). A report fails the test even when the process
+# went on or exited 0, e.g. a TSan report with halt_on_error=0 or one printed during a kill -9.
+SANITIZER_REPORT = re.compile(
+    r"^(==\d+==ERROR: \w*Sanitizer|WARNING: ThreadSanitizer|SUMMARY: \w*Sanitizer|\S+:\d+:\d+: runtime error: )",
+    re.M)
+
+
+def sanitizer_report(text: str, lines=60) -> str | None:
+    """The first sanitizer report in `text` (up to `lines` lines of it), or None."""
+    m = SANITIZER_REPORT.search(text)
+    if m is None:
+        return None
+    start = text.rfind("\n", 0, m.start()) + 1
+    return "\n".join(text[start:].splitlines()[:lines])
+
+
 ALL_SERVERS: list["Server"] = []
 TOUCHED: set["Server"] = set()  # servers that answered a request during the current test
 
@@ -325,6 +342,9 @@ class Server:
         self._log = None
         self.ledger = Ledger()
         self.check_invariants = check_invariants
+        # What process control noticed and the teardown must report: a non-zero exit after
+        # SIGTERM, a sanitizer report in the output (see take_problems()).
+        self.problems: list[str] = []
         # Distributed runs: a fresh PostgreSQL database and Redis database for this server,
         # kept across its restarts (unless the test chose its own).
         self.engine_args = [] if "--postgres" in self.args else backends.engine_args()
@@ -413,6 +433,7 @@ class Server:
             raise ServerError(f"concertd did not exit within {timeout}s of SIGTERM")
         finally:
             self._close_log()
+        self._check_exit(graceful=True)
 
     def kill9(self):
         if not self.alive():
@@ -421,6 +442,7 @@ class Server:
         self.proc.kill()
         self.proc.wait()
         self._close_log()
+        self._check_exit(graceful=False)
 
     def restart(self, new_port=False, kill=False, timeout=20.0):
         if kill:
@@ -430,6 +452,35 @@ class Server:
         if new_port:
             self.port = free_port()
         return self.start(timeout=timeout)
+
+    def _check_exit(self, graceful: bool):
+        """After this generation ended: a graceful stop (SIGTERM) must exit 0 (LeakSanitizer
+        and TSan report at exit through the exit code), and no generation may have printed a
+        sanitizer report."""
+        rc = self.proc.returncode
+        if graceful and rc != 0:
+            self.problems.append(f"concertd (port {self.port}) exited with code {rc} after SIGTERM"
+                                 f"\n{self.log_tail()}")
+        report = sanitizer_report(self._generation_log())
+        if report is not None:
+            self.problems.append(f"concertd (port {self.port}) printed a sanitizer report:\n{report}")
+
+    def _generation_log(self) -> str:
+        try:
+            with open(self.log_paths[-1], "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except (OSError, IndexError):
+            return ""
+
+    def take_problems(self) -> list[str]:
+        out, self.problems = self.problems, []
+        return out
+
+    def crash_report(self) -> str:
+        """What to say about a process that died on its own: exit code, sanitizer report, log."""
+        report = sanitizer_report(self._generation_log())
+        return (f"concertd (port {self.port}) exited unexpectedly with code {self.proc.returncode}\n"
+                + (f"sanitizer report:\n{report}\n" if report else "") + self.log_tail())
 
     def _close_log(self):
         if self._log is not None:
@@ -442,10 +493,13 @@ class Server:
                 self.expected_exit = True
                 self.proc.terminate()
                 try:
-                    self.proc.wait(5)
+                    self.proc.wait(10)
+                    self._check_exit(graceful=True)
                 except subprocess.TimeoutExpired:
                     self.proc.kill()
                     self.proc.wait()
+                    self.problems.append(f"concertd (port {self.port}) did not exit within 10s of "
+                                         f"SIGTERM\n{self.log_tail()}")
         finally:
             self._close_log()
             if self in ALL_SERVERS:

@@ -9,7 +9,7 @@ import pytest
 import backends
 
 from support import (ADMIN_KEY, available_dates, clean_env, create_concert, day, expect, free_port,
-                     require_binary, seat_map, wait_until)
+                     require_binary, sanitizer_report, seat_map, wait_until)
 
 FLAGS = ["--host", "--port", "--data-dir", "--max-active", "--active-ttl", "--waiting-idle-ttl",
          "--hold-ttl", "--max-holds-per-user", "--max-body", "--admin-key"]
@@ -21,10 +21,14 @@ def run_binary(args, env=None, timeout=15):
         e = clean_env()
         e.update(env or {})
         try:
-            return subprocess.run([binary, *args], cwd=tmp, env=e, stdin=subprocess.DEVNULL,
-                                  capture_output=True, timeout=timeout)
+            p = subprocess.run([binary, *args], cwd=tmp, env=e, stdin=subprocess.DEVNULL,
+                               capture_output=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             pytest.fail(f"`concertd {' '.join(args)}` did not exit within {timeout}s")
+    report = sanitizer_report((p.stdout + p.stderr).decode("utf-8", "replace"))
+    if report is not None:
+        pytest.fail(f"`concertd {' '.join(args)}` printed a sanitizer report:\n{report}", pytrace=False)
+    return p
 
 
 def test_serve_help_lists_flags():
