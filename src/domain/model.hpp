@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "domain/time.hpp"
@@ -17,6 +18,8 @@ enum class ReservationStatus { TemporarilyAssigned, Confirmed, Cancelled, Expire
 
 const char* seat_status_name(SeatStatus s);                // "available", ...
 const char* reservation_status_name(ReservationStatus s);  // "TEMPORARILY_ASSIGNED", ...
+/// The stored spelling of a reservation status; anything else reads as TEMPORARILY_ASSIGNED.
+ReservationStatus reservation_status_from(std::string_view name);
 
 struct NewConcert {
   std::string title;
@@ -87,6 +90,10 @@ struct PaymentReceipt {
 };
 
 enum class TokenState { Waiting, Active, Spent, Dropped };
+
+/// "WAITING", "ACTIVE", "SPENT", "DROPPED": how the stores spell a token state.
+const char* token_state_name(TokenState s);
+TokenState token_state_from(std::string_view name);
 
 /// A queue token as stored: written when issued and when its state changes, never per poll.
 struct TokenRecord {

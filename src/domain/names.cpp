@@ -53,4 +53,40 @@ const char* reservation_status_name(ReservationStatus s) {
   return "TEMPORARILY_ASSIGNED";
 }
 
+ReservationStatus reservation_status_from(std::string_view name) {
+  if (name == "CONFIRMED") {
+    return ReservationStatus::Confirmed;
+  }
+  if (name == "CANCELLED") {
+    return ReservationStatus::Cancelled;
+  }
+  if (name == "EXPIRED") {
+    return ReservationStatus::Expired;
+  }
+  return ReservationStatus::TemporarilyAssigned;
+}
+
+const char* token_state_name(TokenState s) {
+  switch (s) {
+    case TokenState::Waiting: return "WAITING";
+    case TokenState::Active: return "ACTIVE";
+    case TokenState::Spent: return "SPENT";
+    case TokenState::Dropped: return "DROPPED";
+  }
+  return "DROPPED";
+}
+
+TokenState token_state_from(std::string_view name) {
+  if (name == "WAITING") {
+    return TokenState::Waiting;
+  }
+  if (name == "ACTIVE") {
+    return TokenState::Active;
+  }
+  if (name == "SPENT") {
+    return TokenState::Spent;
+  }
+  return TokenState::Dropped;
+}
+
 }  // namespace concertd

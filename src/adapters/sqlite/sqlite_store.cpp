@@ -21,30 +21,6 @@ constexpr int kPurgeBatch = 1000;
 
 std::int64_t ms(Timestamp t) { return to_millis(t); }
 
-const char* token_state_name(TokenState s) {
-  switch (s) {
-    case TokenState::Waiting: return "WAITING";
-    case TokenState::Active: return "ACTIVE";
-    case TokenState::Spent: return "SPENT";
-    case TokenState::Dropped: return "DROPPED";
-  }
-  return "DROPPED";
-}
-
-TokenState token_state_from(const std::string& s) {
-  if (s == "WAITING") return TokenState::Waiting;
-  if (s == "ACTIVE") return TokenState::Active;
-  if (s == "SPENT") return TokenState::Spent;
-  return TokenState::Dropped;
-}
-
-ReservationStatus reservation_status_from(const std::string& s) {
-  if (s == "CONFIRMED") return ReservationStatus::Confirmed;
-  if (s == "CANCELLED") return ReservationStatus::Cancelled;
-  if (s == "EXPIRED") return ReservationStatus::Expired;
-  return ReservationStatus::TemporarilyAssigned;
-}
-
 std::optional<Timestamp> optional_time(const std::optional<std::int64_t>& v) {
   return v ? std::optional<Timestamp>(from_millis(*v)) : std::nullopt;
 }
