@@ -207,8 +207,10 @@ class World {
       }
       check_response(request, route, response);
       remember_reservation(request, route, response);
-      const auto res = http::to_beast(std::move(response), version, keep_alive);
-      if (!res.keep_alive()) {
+      std::string wire;
+      const bool stays_open = http::write_response(response, version, keep_alive, wire);
+      check_wire(wire, response);
+      if (!stays_open) {
         return;
       }
     }
@@ -232,7 +234,22 @@ class World {
       fail("framing error answered with an unexpected status", nullptr, &r);
     }
     check_error_body(nullptr, "", r);
-    (void)http::to_beast(std::move(r), 11, false);
+    std::string wire;
+    http::write_response(r, 11, false, wire);
+    check_wire(wire, r);
+  }
+
+  /// The bytes the server writes parse back, with Beast's own parser, into the same status and body.
+  static void check_wire(const std::string& wire, const http::Response& r) {
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.eager(true);
+    parser.body_limit(wire.size());
+    boost::system::error_code ec;
+    const std::size_t used = parser.put(boost::asio::buffer(wire), ec);
+    if (ec || !parser.is_done() || used != wire.size() || parser.get().result_int() != static_cast<unsigned>(r.status) ||
+        parser.get().body() != r.body) {
+      fail("the serialized response does not parse back to itself", nullptr, &r);
+    }
   }
 
   static void check_error_body(const http::Request* request, const std::string& route, const http::Response& r) {

@@ -2,12 +2,14 @@
 // Between Beast messages and the plain Request/Response the handlers see. Header-only and
 // included only by the server and the HTTP fuzzer, so that Beast stays out of handler code and
 // no translation unit is added for it.
+#include <charconv>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 
 #include <boost/beast/http/message.hpp>
+#include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
 
 #include "http/types.hpp"
@@ -42,16 +44,38 @@ inline Request to_request(BeastRequest&& req, const std::string& peer) {
   return r;
 }
 
-inline BeastResponse to_beast(Response&& r, unsigned version, bool keep_alive) {
-  BeastResponse res{static_cast<boost::beast::http::status>(r.status), version};
-  res.set(boost::beast::http::field::content_type, r.content_type);
-  for (auto& [name, value] : r.headers) {
-    res.set(name, value);
+/// Writes the whole response (status line, headers, body) into `out`, replacing what it held,
+/// so that the server sends it with one buffer and reuses the string's capacity for the next
+/// response; Beast's serializer walks a chain of buffer views and costed a third of a status
+/// request. Returns whether the connection stays open after it.
+inline bool write_response(const Response& r, unsigned version, bool keep_alive, std::string& out) {
+  const bool stays_open = keep_alive && !r.close;
+  const auto status = static_cast<boost::beast::http::status>(r.status);
+  char number[24];
+  out.clear();
+  out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out.append(number, std::to_chars(number, number + sizeof number, r.status).ptr);
+  out += ' ';
+  const auto reason = boost::beast::http::obsolete_reason(status);
+  out.append(reason.data(), reason.size());
+  out += "\r\nContent-Type: ";
+  out += r.content_type;
+  out += "\r\nContent-Length: ";
+  out.append(number, std::to_chars(number, number + sizeof number, r.body.size()).ptr);
+  for (const auto& [name, value] : r.headers) {
+    out += "\r\n";
+    out += name;
+    out += ": ";
+    out += value;
   }
-  res.body() = std::move(r.body);
-  res.keep_alive(keep_alive && !r.close);
-  res.prepare_payload();
-  return res;
+  if (version == 10 && stays_open) {
+    out += "\r\nConnection: keep-alive";
+  } else if (version != 10 && !stays_open) {
+    out += "\r\nConnection: close";
+  }
+  out += "\r\n\r\n";
+  out += r.body;
+  return stays_open;
 }
 
 }  // namespace concertd::http

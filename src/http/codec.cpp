@@ -1,5 +1,7 @@
 #include "http/codec.hpp"
 
+#include <charconv>
+
 #include <boost/json.hpp>
 
 namespace concertd::http {
@@ -45,6 +47,91 @@ int status_of(ErrorCode code) {
       return 503;
   }
   return 500;
+}
+
+void JsonWriter::key(std::string_view name) {
+  if (!_first) {
+    _out.push_back(',');
+  }
+  _first = false;
+  _out.push_back('"');
+  _out.append(name);
+  _out.append("\":");
+}
+
+JsonWriter& JsonWriter::field(std::string_view name, std::int64_t value) {
+  key(name);
+  char digits[24];
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
+  _out.append(digits, end);
+  return *this;
+}
+
+JsonWriter& JsonWriter::field(std::string_view name, std::string_view value) {
+  key(name);
+  _out.push_back('"');
+  for (const char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      _out.push_back('\\');
+      _out.push_back(c);
+    } else if (u < 0x20) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      _out.append("\\u00");
+      _out.push_back(kHex[u >> 4]);
+      _out.push_back(kHex[u & 0xf]);
+    } else {
+      _out.push_back(c);  // UTF-8 passes through, as boost::json::serialize writes it
+    }
+  }
+  _out.push_back('"');
+  return *this;
+}
+
+JsonWriter& JsonWriter::raw(std::string_view name, std::string_view encoded) {
+  key(name);
+  _out.append(encoded);
+  return *this;
+}
+
+JsonWriter& JsonWriter::begin_array(std::string_view name) {
+  key(name);
+  _out.push_back('[');
+  _first = true;
+  return *this;
+}
+
+JsonWriter& JsonWriter::item() {
+  if (!_first) {
+    _out.push_back(',');
+  }
+  _out.push_back('{');
+  _first = true;
+  return *this;
+}
+
+JsonWriter& JsonWriter::end_item() {
+  _out.push_back('}');
+  _first = false;
+  return *this;
+}
+
+JsonWriter& JsonWriter::end_array() {
+  _out.push_back(']');
+  _first = false;
+  return *this;
+}
+
+std::string JsonWriter::finish() && {
+  _out.push_back('}');
+  return std::move(_out);
+}
+
+Response json_response(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
 }
 
 Response json_response(int status, const json::value& body) {

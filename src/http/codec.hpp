@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
@@ -13,6 +14,32 @@
 #include "http/types.hpp"
 
 namespace concertd::http {
+
+/// A JSON object written straight into a string, for the hot responses (queue status, token,
+/// seat map): building a boost::json::object first cost more than the rest of such a request.
+/// Strings are escaped; keys are the caller's literals. `raw` takes an already-encoded value.
+class JsonWriter {
+ public:
+  JsonWriter() { _out.push_back('{'); }
+  JsonWriter& field(std::string_view key, std::int64_t value);
+  JsonWriter& field(std::string_view key, std::string_view value);
+  JsonWriter& field(std::string_view key, const char* value) { return field(key, std::string_view(value)); }
+  JsonWriter& raw(std::string_view key, std::string_view encoded);
+  /// Opens an array of objects under `key`; `item()` starts the next element, `end_array()` closes.
+  JsonWriter& begin_array(std::string_view key);
+  JsonWriter& item();
+  JsonWriter& end_item();
+  JsonWriter& end_array();
+  std::string finish() &&;
+  void reserve(std::size_t n) { _out.reserve(n); }
+
+ private:
+  void key(std::string_view name);
+  std::string _out;
+  bool _first = true;
+};
+
+Response json_response(int status, std::string body);
 
 int status_of(ErrorCode code);
 Response error_response(const ClientError& error);

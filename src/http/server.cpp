@@ -24,10 +24,11 @@ constexpr std::size_t kReadChunk = 4096;
 
 /// A framing failure: answered, then the connection is closed.
 Task<void> reply_and_close(beast::tcp_stream& stream, ErrorCode code, const char* message) {
-  Response r = error_response(ClientError(code, message));
-  auto res = to_beast(std::move(r), 11, false);
+  const Response r = error_response(ClientError(code, message));
+  std::string out;
+  write_response(r, 11, false, out);
   stream.expires_after(std::chrono::seconds(5));
-  co_await bhttp::async_write(stream, res, kNoThrow);
+  co_await asio::async_write(stream, asio::buffer(out), kNoThrow);
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
@@ -38,6 +39,7 @@ Task<void> session(tcp::socket socket, const Router& router, Metrics& metrics, S
   const std::string peer = ec ? std::string() : remote.address().to_string();
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;  // bounded by the parser's header and body limits
+  std::string out;            // the response being written; its capacity is reused
   for (;;) {
     if (buffer.size() == 0) {
       // Between requests a connection may idle; the header clock starts with the first byte.
@@ -88,10 +90,10 @@ Task<void> session(tcp::socket socket, const Router& router, Metrics& metrics, S
     Response response = co_await dispatch(router, request, route);
     metrics.observe(route, request.method, response.status,
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    auto res = to_beast(std::move(response), version, keep_alive);
+    const bool stays_open = write_response(response, version, keep_alive, out);
     stream.expires_after(limits.body_timeout);
-    auto [write_ec, written] = co_await bhttp::async_write(stream, res, kNoThrow);
-    if (write_ec || !res.keep_alive()) {
+    auto [write_ec, written] = co_await asio::async_write(stream, asio::buffer(out), kNoThrow);
+    if (write_ec || !stays_open) {
       break;
     }
   }

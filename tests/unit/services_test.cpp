@@ -136,6 +136,31 @@ TEST_F(ServicesTest, CancelFreesTheSeatAndOnlyTheOwnerSeesTheReservation) {
   EXPECT_EQ(await(concerts.seats(concert)).seats[6].status, SeatStatus::Available);
 }
 
+TEST_F(ServicesTest, TheSeatMapServedFromMemoryFollowsEveryWriteAndTheClock) {
+  // Each step reads the map first, so that a map kept from before the change would be served.
+  auto status_of_seat = [&](int number) { return await(concerts.seats(concert)).seats[number - 1].status; };
+  EXPECT_EQ(status_of_seat(1), SeatStatus::Available);
+  const Reservation hold = await(reservations.hold("alice", concert, 1));
+  EXPECT_EQ(status_of_seat(1), SeatStatus::TemporarilyAssigned);
+  await(reservations.cancel("alice", hold.id));
+  EXPECT_EQ(status_of_seat(1), SeatStatus::Available);
+  const Reservation second = await(reservations.hold("alice", concert, 1));
+  EXPECT_EQ(status_of_seat(1), SeatStatus::TemporarilyAssigned);
+  clock.advance(Seconds{299});
+  EXPECT_EQ(status_of_seat(1), SeatStatus::TemporarilyAssigned);
+  clock.advance(Seconds{1});  // the hold runs out with no write at all
+  EXPECT_EQ(status_of_seat(1), SeatStatus::Available);
+  EXPECT_EQ(await(expiry.run_once()), 1u);
+  EXPECT_EQ(status_of_seat(1), SeatStatus::Available);
+  const TokenView token = active_token("bob");
+  await(balances.charge("bob", 100'000, std::nullopt));
+  const Reservation third = await(reservations.hold("bob", concert, 1));
+  EXPECT_EQ(status_of_seat(1), SeatStatus::TemporarilyAssigned);
+  await(payments.pay(token, third.id, std::nullopt));
+  EXPECT_EQ(status_of_seat(1), SeatStatus::Reserved);
+  EXPECT_NE(second.id, third.id);
+}
+
 TEST_F(ServicesTest, ChargeLimitsAndBalanceCap) {
   EXPECT_EQ(error_of(balances.charge("alice", 9'999, std::nullopt)), ErrorCode::InvalidAmount);
   EXPECT_EQ(error_of(balances.charge("alice", 1'000'001, std::nullopt)), ErrorCode::InvalidAmount);

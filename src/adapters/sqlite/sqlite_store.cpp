@@ -231,10 +231,13 @@ Task<Result> SqliteStore::wait_for(Worker& worker, std::shared_ptr<JobState<Resu
           asio::post(executor, [shared_handler, error]() mutable { std::move(*shared_handler)(error); });
         };
         Worker::Job job{[state](Database& db) {
-                          JobContext ctx{db, state->released};
+                          JobContext ctx{db, state->released, state->seats_changed};
                           state->run(ctx);
                         },
                         [this, state, complete](std::exception_ptr error) {
+                          if (!error && (state->seats_changed || !state->released.empty())) {
+                            _seat_generation.fetch_add(1, std::memory_order_release);
+                          }
                           if (!error && _on_release) {
                             for (const auto& hold : state->released) {
                               _on_release(hold);
@@ -336,14 +339,37 @@ Task<std::vector<ConcertSummary>> SqliteStore::available_concerts(Date today, Ti
 }
 
 Task<std::optional<SeatMap>> SqliteStore::seat_map(ConcertId id, Timestamp now) {
-  return on(reader(), [id, now](JobContext& ctx) -> std::optional<SeatMap> {
+  const std::uint64_t generation = _seat_generation.load(std::memory_order_acquire);
+  {
+    std::lock_guard lock(_seat_cache_mutex);
+    if (auto it = _seat_cache.find(id);
+        it != _seat_cache.end() && it->second.generation == generation && now < it->second.valid_until) {
+      co_return it->second.map;
+    }
+  }
+  auto read = read_seat_map(id, now);
+  auto [map, valid_until] = co_await std::move(read);
+  if (map) {
+    std::lock_guard lock(_seat_cache_mutex);
+    if (_seat_cache.size() >= kMaxCachedSeatMaps && !_seat_cache.contains(id)) {
+      _seat_cache.clear();  // rare: more concerts read than fit; they come back on their next read
+    }
+    _seat_cache[id] = CachedSeatMap{generation, valid_until, *map};
+  }
+  co_return std::move(map);
+}
+
+/// The map as of `now`, and until when it stays so without a write: the first hold to run out.
+Task<std::pair<std::optional<SeatMap>, Timestamp>> SqliteStore::read_seat_map(ConcertId id, Timestamp now) {
+  return on(reader(), [id, now](JobContext& ctx) -> std::pair<std::optional<SeatMap>, Timestamp> {
     auto concert = ctx.db.query(sql::kConcertById);
     concert.bind(1, id);
     if (!concert.step()) {
-      return std::nullopt;
+      return {std::nullopt, now};
     }
     SeatMap map{id, Date{concert.column_int(0)}, {}};
     map.seats.reserve(static_cast<std::size_t>(concert.column_int(1)));
+    Timestamp valid_until = Timestamp::max();
     auto seats = ctx.db.query(sql::kSeatsOfConcert);
     seats.bind(1, id);
     while (seats.step()) {
@@ -353,10 +379,11 @@ Task<std::optional<SeatMap>> SqliteStore::seat_map(ConcertId id, Timestamp now) 
         s = SeatStatus::Reserved;
       } else if (status == "HELD" && seats.column_int(3) > ms(now)) {
         s = SeatStatus::TemporarilyAssigned;
+        valid_until = std::min(valid_until, from_millis(seats.column_int(3)));
       }
       map.seats.push_back(SeatView{static_cast<int>(seats.column_int(0)), s, seats.column_int(1)});
     }
-    return map;
+    return {std::move(map), valid_until};
   });
 }
 
@@ -406,6 +433,7 @@ Task<HoldOutcome> SqliteStore::hold_seat(HoldRequest req) {
         release_hold(db, *stale, req.now, ctx.released);
       }
     }
+    ctx.seats_changed = true;
     db.query(sql::kHoldSeat)
         .bind(1, req.concert_id)
         .bind(2, req.seat_number)
@@ -463,6 +491,7 @@ Task<CancelOutcome> SqliteStore::cancel_reservation(std::string id, std::string 
     }
     ctx.db.query(sql::kSetReservationStatus).bind(1, id).bind(2, std::string_view("CANCELLED")).bind(3, ms(now)).run();
     ctx.db.query(sql::kFreeSeatOf).bind(1, r->concert_id).bind(2, r->seat_number).bind(3, id).run();
+    ctx.seats_changed = true;
     ctx.db.query(sql::kInsertReservationHistory)
         .bind(1, id)
         .bind(2, std::string_view("CANCEL"))
@@ -582,6 +611,7 @@ Task<PaymentOutcome> SqliteStore::pay(PaymentRequest req) {
       throw std::logic_error("payment: debit refused after the balance check");
     }
     const Money after = current - hold->price;
+    ctx.seats_changed = true;
     db.query(sql::kSellSeat).bind(1, hold->concert_id).bind(2, hold->seat_number).bind(3, hold->id).run();
     if (db.changes() != 1) {
       throw std::logic_error("payment: seat is not held by this reservation");

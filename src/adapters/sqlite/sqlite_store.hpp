@@ -4,6 +4,7 @@
 // every request of the group only after the COMMIT: many holds per fsync, each acknowledged
 // only when durable. Reads go to a second connection on its own thread. No SQLite call ever
 // runs on an I/O thread.
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -12,6 +13,8 @@
 #include <mutex>
 #include <thread>
 #include <type_traits>
+#include <unordered_map>
+#include <utility>
 #include <variant>
 
 #include "adapters/sqlite/sqlite_db.hpp"
@@ -80,10 +83,12 @@ class SqliteStore final : public Store {
   Task<void> purge(Timestamp before) override;
 
  private:
-  /// What a job sees: the connection, and where to note holds it released for expiry.
+  /// What a job sees: the connection, where to note holds it released for expiry, and where to
+  /// say that it changed a seat (its commit then makes every cached seat map stale).
   struct JobContext {
     Database& db;
     std::vector<Reservation>& released;
+    bool& seats_changed;
   };
 
   template <class Result>
@@ -91,6 +96,7 @@ class SqliteStore final : public Store {
     std::conditional_t<std::is_void_v<Result>, std::monostate, std::optional<Result>> result;
     std::vector<Reservation> released;
     std::function<void(JobContext&)> run;
+    bool seats_changed = false;
   };
 
   /// Runs `fn(JobContext&)` on `worker` and resumes the caller with its result after the commit.
@@ -99,7 +105,22 @@ class SqliteStore final : public Store {
   template <class Result>
   Task<Result> wait_for(Worker& worker, std::shared_ptr<JobState<Result>> state);
 
+  /// The seat map as last read from the file: served from memory while no seat write has
+  /// committed since (the generation) and no hold in it has run out (valid_until).
+  struct CachedSeatMap {
+    std::uint64_t generation = 0;
+    Timestamp valid_until;
+    SeatMap map;
+  };
+  static constexpr std::size_t kMaxCachedSeatMaps = 1024;
+  Task<std::pair<std::optional<SeatMap>, Timestamp>> read_seat_map(ConcertId id, Timestamp now);
+
   ReleaseListener _on_release;
+  /// Bumped after the commit of every write that may change a seat, before its caller resumes:
+  /// a map read under an older generation is never served after the write is acknowledged.
+  std::atomic<std::uint64_t> _seat_generation{0};
+  std::mutex _seat_cache_mutex;
+  std::unordered_map<ConcertId, CachedSeatMap> _seat_cache;
   std::unique_ptr<Worker> _writer;
   std::unique_ptr<Worker> _reader;  // null in memory mode: the writer serves reads
   Worker& reader() { return _reader ? *_reader : *_writer; }

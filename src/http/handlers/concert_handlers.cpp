@@ -37,13 +37,14 @@ Task<Response> seat_map(App& app, Request& request) {
     throw invalid_field("concertId", "concertId must be an integer from 1 to 2^63-1");
   }
   const SeatMap map = co_await app.concerts.seats(*id);
-  json::array seats;
-  seats.reserve(map.seats.size());
+  JsonWriter out;
+  out.reserve(64 + map.seats.size() * 56);
+  out.field("concertId", map.concert_id).field("date", format_date(map.date)).begin_array("seats");
   for (const auto& s : map.seats) {
-    seats.push_back(json::object{{"number", s.number}, {"status", seat_status_name(s.status)}, {"price", s.price}});
+    out.item().field("number", s.number).field("status", seat_status_name(s.status)).field("price", s.price).end_item();
   }
-  co_return json_response(
-      200, json::object{{"concertId", map.concert_id}, {"date", format_date(map.date)}, {"seats", std::move(seats)}});
+  out.end_array();
+  co_return json_response(200, std::move(out).finish());
 }
 
 }  // namespace

@@ -12,10 +12,10 @@ namespace {
 
 namespace json = boost::json;
 
-void put_wait(json::object& body, const WaitEstimate& wait) {
-  body["estimatedWaitTime"] = wait.text;
-  body["estimatedWaitSeconds"] = wait.seconds;
-  body["pollAfterSeconds"] = wait.poll_after_seconds;
+void put_wait(JsonWriter& body, const WaitEstimate& wait) {
+  body.field("estimatedWaitTime", wait.text)
+      .field("estimatedWaitSeconds", wait.seconds)
+      .field("pollAfterSeconds", wait.poll_after_seconds);
 }
 
 Task<Response> issue_token(App& app, Request& request) {
@@ -31,30 +31,31 @@ Task<Response> issue_token(App& app, Request& request) {
     throw invalid_field("userId", "userId must be 1 to 64 characters of A-Z a-z 0-9 . _ @ -");
   }
   const QueueTicket ticket = co_await app.queue.issue(user_id);
-  json::object out{{"token", ticket.token.id},
-                   {"userId", ticket.token.user_id},
-                   {"status", ticket.token.state == TokenState::Active ? "active" : "waiting"},
-                   {"queuePosition", ticket.token.position},
-                   {"issuedAt", format_rfc3339(ticket.token.issued_at)}};
+  JsonWriter out;
+  out.field("token", ticket.token.id)
+      .field("userId", ticket.token.user_id)
+      .field("status", ticket.token.state == TokenState::Active ? "active" : "waiting")
+      .field("queuePosition", ticket.token.position)
+      .field("issuedAt", format_rfc3339(ticket.token.issued_at));
   if (ticket.wait) {
     put_wait(out, *ticket.wait);
   }
   if (ticket.token.active_until) {
-    out["activeUntil"] = format_rfc3339(*ticket.token.active_until);
+    out.field("activeUntil", format_rfc3339(*ticket.token.active_until));
   }
-  co_return json_response(ticket.created ? 201 : 200, out);
+  co_return json_response(ticket.created ? 201 : 200, std::move(out).finish());
 }
 
 Task<Response> queue_status(App& app, Request& request) {
   const QueueTicket ticket = co_await app.queue.status(bearer_token(request));
-  json::object out;
+  JsonWriter out;
   if (ticket.token.state == TokenState::Active) {
-    out = {{"status", "active"}, {"activeUntil", format_rfc3339(*ticket.token.active_until)}};
+    out.field("status", "active").field("activeUntil", format_rfc3339(*ticket.token.active_until));
   } else {
-    out = {{"status", "waiting"}, {"position", ticket.token.position}};
+    out.field("status", "waiting").field("position", ticket.token.position);
     put_wait(out, *ticket.wait);
   }
-  co_return json_response(200, out);
+  co_return json_response(200, std::move(out).finish());
 }
 
 }  // namespace
