@@ -20,8 +20,11 @@ inline constexpr const char* kSeatsOfConcert =
 
 inline constexpr const char* kSeatForUpdate =
     "SELECT status, reservation_id, held_until, price FROM seats WHERE concert_id = ?1 AND number = ?2";
+/// Counts no further than the limit (?3): the answer only has to tell whether it is reached, and
+/// an unbounded count cost a hold time proportional to the user's holds.
 inline constexpr const char* kCountLiveHolds =
-    "SELECT COUNT(*) FROM reservations WHERE user_id = ?1 AND status = 'TEMPORARILY_ASSIGNED' AND expires_at > ?2";
+    "SELECT COUNT(*) FROM (SELECT 1 FROM reservations "
+    "WHERE user_id = ?1 AND status = 'TEMPORARILY_ASSIGNED' AND expires_at > ?2 LIMIT ?3)";
 /// The conditional write that makes a hold: only a free seat, or one whose hold has run out.
 inline constexpr const char* kHoldSeat =
     "UPDATE seats SET status = 'HELD', reservation_id = ?3, held_until = ?4 "

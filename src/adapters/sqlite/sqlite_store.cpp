@@ -421,7 +421,7 @@ Task<HoldOutcome> SqliteStore::hold_seat(HoldRequest req) {
       return out;
     }
     auto holds = db.query(sql::kCountLiveHolds);
-    holds.bind(1, req.user_id).bind(2, ms(req.now));
+    holds.bind(1, req.user_id).bind(2, ms(req.now)).bind(3, static_cast<std::int64_t>(req.max_holds_per_user));
     holds.step();
     if (holds.column_int(0) >= req.max_holds_per_user) {
       out.kind = Kind::HoldLimitExceeded;
