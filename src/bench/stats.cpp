@@ -63,6 +63,9 @@ double Histogram::percentile(double p) const {
   }
   const double wanted = std::ceil(std::clamp(p, 0.0, 100.0) / 100.0 * static_cast<double>(_count));
   const std::uint64_t rank = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(wanted));
+  if (rank >= _count) {
+    return static_cast<double>(_max);  // the largest value is known exactly
+  }
   std::uint64_t seen = 0;
   for (std::size_t i = 0; i < _buckets.size(); ++i) {
     seen += _buckets[i];
