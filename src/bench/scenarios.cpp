@@ -336,6 +336,20 @@ Task<std::optional<std::int64_t>> read_balance(Shard& shard, HttpConnection& con
   co_return out;
 }
 
+/// GET /api/admin/queue: how many tokens are active and waiting before a rush.
+Task<std::optional<json::object>> read_admin_queue(Shard& shard, HttpConnection& conn) {
+  RequestHeaders headers;
+  headers.admin_key = shard.shared.cfg.admin_key;
+  Exchange ex;
+  const auto now = Clock::now();
+  co_await shard.call(conn, nullptr, Method::get, "/api/admin/queue", kNoBody, headers, 200, now, ex);
+  std::optional<json::object> out;
+  if (ex.status == 200) {
+    out = parse_object(ex.body);
+  }
+  co_return out;
+}
+
 /// process_resident_memory_bytes from /metrics, when the server exposes it.
 Task<std::optional<double>> read_server_rss(Shard& shard, HttpConnection& conn) {
   const RequestHeaders headers;
@@ -737,6 +751,7 @@ class Progress {
   void loop() {
     const auto start = Clock::now();
     std::uint64_t last_ok = 0;
+    std::int64_t last_second = 0;
     std::unique_lock lock(_mutex);
     /// Ends with the run; one wake-up a second.
     for (std::int64_t second = 1; !_stopping; ++second) {
@@ -749,11 +764,13 @@ class Progress {
       if (_tty || second % 5 == 0) {
         std::fprintf(stderr, "%s[%s] %llds  ok %llu  errors %llu  %llu/s%s", _tty ? "\r" : "", _shared.phase.load(),
                      static_cast<long long>(second), static_cast<unsigned long long>(ok),
-                     static_cast<unsigned long long>(errors), static_cast<unsigned long long>(ok - last_ok),
+                     static_cast<unsigned long long>(errors),
+                     static_cast<unsigned long long>((ok - last_ok) / static_cast<std::uint64_t>(second - last_second)),
                      _tty ? "        " : "\n");
         std::fflush(stderr);
+        last_ok = ok;
+        last_second = second;
       }
-      last_ok = ok;
     }
   }
 
@@ -1413,6 +1430,17 @@ void scenario_rush(Shared& shared, Outcome& out) {
     }
   }
   out.extra["concert_id"] = concert;
+  {
+    auto setup = setup_shard(shared);
+    auto conn = setup->connect();
+    const auto queue = run_blocking(*setup, read_admin_queue(*setup, *conn));
+    if (queue && int_field(*queue, "active") >= int_field(*queue, "maxActive", 1)) {
+      const std::string warning = "every active slot (" + std::to_string(int_field(*queue, "active")) +
+                                  ") is already taken by earlier tokens: fans wait until those expire (active-ttl)";
+      std::cerr << "warning: " << warning << "\n";
+      shared.note(warning);
+    }
+  }
   const auto start = Clock::now();
   const auto deadline = start + duration_cast<Clock::duration>(duration<double>(cfg.arrival_s)) + kRushDeadlineAfterArrivals;
   Shard shard(shared, start, Clock::time_point::max());
