@@ -213,8 +213,8 @@ Task<std::optional<TokenAnswer>> issue_token(Shard& shard, HttpConnection& conn,
   co_await shard.call(conn, step, Method::post, "/api/queue/token", body, headers, 201, now, ex);
   std::optional<TokenAnswer> out;
   if (ex.status != 201 && ex.status != 200) {
-    why = "token for " + std::string(user) + ": " + (ex.status == 0 ? ex.error : std::to_string(ex.status)) + " " +
-          code_of(ex);
+    why = "token for " + std::string(user) + ": " +
+          (ex.status == 0 ? "no answer (" + ex.error + ")" : std::to_string(ex.status) + " " + code_of(ex));
     co_return out;
   }
   auto o = parse_object(ex.body);
