@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= 2
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps build run test unit integration chaos fuzz-build fuzz-smoke fuzz test-asan test-tsan clean
+.PHONY: all deps build run test unit integration chaos bench-smoke fuzz-build fuzz-smoke fuzz test-asan test-tsan clean
 
 all: build
 
@@ -33,6 +33,11 @@ integration: build
 chaos: build
 	scripts/run-pytest.sh tests/chaos
 	CONCERTD_TEST_ENGINE=distributed scripts/run-pytest.sh tests/chaos
+
+# A 200-fan ticket-opening rush (`concertd bench rush`) against a fresh server: exit code 0,
+# invariants ok, 50 seats bought and the other fans sold out. Under a minute.
+bench-smoke: build
+	scripts/bench-smoke.sh $(BUILD_DIR)
 
 # libFuzzer targets (fuzz/), built with clang 14 + ASan/UBSan in their own build directory.
 # fuzz-smoke: a fixed number of runs of every target from its seed corpus (part of `make test`);
@@ -116,4 +121,4 @@ clean:
 
 # Everything, one step after the other (the timing tests need both cores): the plain suites
 # first for fast feedback, then the fuzzers and the sanitizer builds.
-test: unit integration chaos fuzz-smoke test-asan test-tsan
+test: unit integration chaos bench-smoke fuzz-smoke test-asan test-tsan
