@@ -19,7 +19,7 @@ trap cleanup EXIT
 # A free port from the kernel (released just before the server binds it).
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url="http://127.0.0.1:$port"
-"$bin" serve --host 127.0.0.1 --port "$port" --data-dir "$tmp/data" --no-demo --max-active 20 \
+"$bin" serve --host 127.0.0.1 --port "$port" --data-dir "$tmp/data" --no-demo --max-active 5 \
   --admin-key smoke-key >"$tmp/server.log" 2>&1 &
 server_pid=$!
 
@@ -36,7 +36,7 @@ until curl -sf "$url/healthz" >/dev/null 2>&1; do
 done
 
 rc=0
-timeout 50 "$bin" bench rush --url "$url" --admin-key smoke-key --fans 200 --arrival 2 --seat-count 50 \
+timeout 50 "$bin" bench rush --url "$url" --admin-key smoke-key --fans 200 --arrival 0.2 --seat-count 50 \
   --poll-scale 0.2 --no-progress --json "$tmp/rush.json" --html "$tmp/rush.html" || rc=$?
 if [ "$rc" -ne 0 ]; then
   echo "bench-smoke: concertd bench rush exited $rc"; exit 1

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include <unistd.h>
+
 namespace concertd::http {
 namespace {
 
@@ -22,6 +24,19 @@ const std::string& method_label(const std::string& method) {
     }
   }
   return other;
+}
+
+/// Resident memory from /proc/self/statm (pages), for the waiting-line memory figure; 0 elsewhere.
+std::uint64_t resident_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) {
+    return 0;
+  }
+  unsigned long long size_pages = 0;
+  unsigned long long resident_pages = 0;
+  const int read = std::fscanf(f, "%llu %llu", &size_pages, &resident_pages);
+  std::fclose(f);
+  return read == 2 ? resident_pages * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE)) : 0;
 }
 
 }  // namespace
@@ -70,6 +85,7 @@ std::string Metrics::render(std::int64_t waiting, std::int64_t active) const {
   gauge("concertd_holds_total", "Seat holds taken.", "counter", _holds.load());
   gauge("concertd_releases_total", "Holds released on expiry.", "counter", _releases.load());
   gauge("concertd_payments_total", "Payments completed.", "counter", _payments.load());
+  gauge("process_resident_memory_bytes", "Resident memory size in bytes.", "gauge", resident_bytes());
   return out;
 }
 
