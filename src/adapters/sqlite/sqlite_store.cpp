@@ -176,20 +176,21 @@ void Worker::run_batch(std::vector<Job>& batch) {
   std::vector<std::exception_ptr> errors(batch.size());
   std::exception_ptr batch_error;
   try {
-    _db->exec(_writes ? "BEGIN IMMEDIATE" : "BEGIN");
+    // Prepared once and reused: sqlite3_exec parsed these again for every job.
+    _db->query(_writes ? "BEGIN IMMEDIATE" : "BEGIN").run();
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      _db->exec("SAVEPOINT job");
+      _db->query("SAVEPOINT job").run();
       try {
         batch[i].run(*_db);
-        _db->exec("RELEASE job");
+        _db->query("RELEASE job").run();
       } catch (...) {
         // This request fails alone; the others of the batch keep their work.
         errors[i] = std::current_exception();
-        _db->exec("ROLLBACK TO job");
-        _db->exec("RELEASE job");
+        _db->query("ROLLBACK TO job").run();
+        _db->query("RELEASE job").run();
       }
     }
-    _db->exec("COMMIT");
+    _db->query("COMMIT").run();
   } catch (const std::exception& e) {
     spdlog::error("sqlite batch of {} failed: {}", batch.size(), e.what());
     batch_error = std::make_exception_ptr(Unavailable(e.what()));
