@@ -49,12 +49,14 @@ struct SeatView {
   int number = 0;
   SeatStatus status = SeatStatus::Available;
   Money price = 0;
+  bool operator==(const SeatView&) const = default;
 };
 
 struct SeatMap {
   ConcertId concert_id = 0;
   Date date;
   std::vector<SeatView> seats;
+  bool operator==(const SeatMap&) const = default;
 };
 
 struct Reservation {
