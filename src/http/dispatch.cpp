@@ -11,7 +11,7 @@ namespace concertd::http {
 Task<Response> dispatch(const Router& router, Request& request, std::string& route) {
   try {
     const RouteMatch match = router.match(request);
-    route = match.route.empty() ? "unmatched" : match.route;
+    route = match.route == nullptr ? "unmatched" : *match.route;
     if (!match.handler) {
       if (match.allow.empty()) {
         throw ClientError(ErrorCode::NotFound, "요청한 경로를 찾을 수 없습니다");

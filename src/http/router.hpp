@@ -13,7 +13,7 @@ using Handler = std::function<Task<Response>(Request&)>;
 
 struct RouteMatch {
   const Handler* handler = nullptr;  // null: not found or method not allowed
-  std::string route;                 // the pattern, the metrics label
+  const std::string* route = nullptr;  // the pattern, the metrics label; null: no path matched
   std::string allow;                 // for 405: methods of the path, comma-separated
 };
 
