@@ -86,6 +86,8 @@ RATIO_ROWS = [
      "nginx", 0.50),
     ("`POST /api/queue/token` (new user each), wrk -t1 -c64", "concertd.token.rps", "nginx.token.rps",
      "nginx", 0.40),
+    ("`GET /api/queue/status`, PostgreSQL + Redis, one instance (for comparison)", "concertd.status_pg.rps",
+     "nginx.status.rps", "nginx", None),
     ("holds/s, embedded, `synchronous=FULL`", "concertd.holds_embedded.rps", "nginx.status.rps",
      "nginx (status size)", 0.25),
     ("holds/s, embedded (for comparison)", "concertd.holds_embedded.rps", "pgbench.update1.tps",

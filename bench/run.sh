@@ -139,8 +139,8 @@ new_token() {  # user -> token
 # The read/token server: one slot, taken for a day, so that a second token waits all run long.
 READ_FLAGS=(--max-active 1 --active-ttl 86400)
 HOLD_FLAGS=(--max-active 100000 --max-holds-per-user 1000000)
-setup_read_server() {  # sets WAITING_TOKEN CONCERT
-  start_concertd "${READ_FLAGS[@]}"
+setup_read_server() {  # [more flags]; sets WAITING_TOKEN CONCERT
+  start_concertd "${READ_FLAGS[@]}" "$@"
   new_token bench-active >/dev/null
   WAITING_TOKEN=$(new_token bench-waiting)
   curl -sf -H "Authorization: Bearer $WAITING_TOKEN" "$CD_URL/api/queue/status" | grep -q '"status":"waiting"' ||
@@ -283,6 +283,8 @@ holds_metric() {  # metric repeat [METRICS_URLS...]: against $CD_URL
 }
 
 # =============================================================================================
+# All of it in one function, read whole before it runs: editing this file during a run is safe.
+main() {
 start_time=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 log "concertd: $CONCERTD; $REPEAT run(s) of ${D}s per measurement; temp dir $tmp"
 
@@ -329,7 +331,7 @@ END;
 EOF
   note info.pgbench "pgbench -n -M prepared -c$PG_CLIENTS -j2 -T$D -s$PG_SCALE: 1-row UPDATE autocommit (random aid of $((PG_SCALE * 100000))); 3-statement tx = BEGIN; UPDATE accounts (aid in the first half); UPDATE accounts (aid2 in the second half); INSERT history; END (no branches/tellers rows: no hot-row contention)"
 else
-  for m in concertd.holds_pg concertd.payments_pg pgbench.update1 pgbench.tx3; do
+  for m in concertd.status_pg concertd.holds_pg concertd.payments_pg pgbench.update1 pgbench.tx3; do
     note "skip.$m" "BENCH_DISTRIBUTED=0"
   done
 fi
@@ -353,9 +355,15 @@ for rep in $(seq 1 "$REPEAT"); do
   stop_concertd
 
   if [ "$DISTRIBUTED" = 1 ]; then
+    # The status path on the shared line (two Redis scripts a poll), for docs/scaling.md.
+    pgsql postgres -c "CREATE DATABASE concertd_status_$rep" >/dev/null
+    setup_read_server --postgres "postgresql://postgres@127.0.0.1:$PG_PORT/concertd_status_$rep" \
+      --redis "redis://127.0.0.1:$REDIS_PORT/$((32 + rep % 32))"
+    run_wrk concertd.status_pg "$rep" "$CD_URL/api/queue/status" -H "Authorization: Bearer $WAITING_TOKEN"
+    stop_concertd
     pgsql postgres -c "CREATE DATABASE concertd_$rep" >/dev/null
     start_concertd "${HOLD_FLAGS[@]}" --postgres "postgresql://postgres@127.0.0.1:$PG_PORT/concertd_$rep" \
-      --redis "redis://127.0.0.1:$REDIS_PORT/$((rep % 64))"
+      --redis "redis://127.0.0.1:$REDIS_PORT/$((rep % 32))"
     run_pgbench pgbench.update1 "$rep" "$tmp/update1.sql"
     holds_metric concertd.holds_pg "$rep"
     run_pgbench pgbench.tx3 "$rep" "$tmp/tx3.sql"
@@ -367,7 +375,8 @@ for rep in $(seq 1 "$REPEAT"); do
       log "concertd.payments_pg: $(printf '%.0f' "$rate") payments/s"
     fi
     stop_concertd
-    redis-cli -p "$REDIS_PORT" -n $((rep % 64)) flushdb >/dev/null
+    redis-cli -p "$REDIS_PORT" -n $((rep % 32)) flushdb >/dev/null
+    redis-cli -p "$REDIS_PORT" -n $((32 + rep % 32)) flushdb >/dev/null
   fi
 done
 
@@ -470,3 +479,5 @@ mkdir -p "$here/results"
 base=$here/results/$(date -u +%Y-%m-%d)-$(hostname)
 report table "$raw" "$tmp/meta.json" "$base"
 log "written: $base.md and $base.json"
+}
+main "$@"
