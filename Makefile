@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= 2
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps build run test unit integration chaos bench-smoke fuzz-build fuzz-smoke fuzz test-asan test-tsan clean
+.PHONY: all deps build run test unit integration chaos bench-smoke bench fuzz-build fuzz-smoke fuzz test-asan test-tsan clean
 
 all: build
 
@@ -115,6 +115,11 @@ test-tsan: deps build-tsan/CMakeCache.txt
 	cd build-tsan && $(TSAN_ENV) ctest --output-on-failure -j$(JOBS)
 	$(TSAN_ENV) CONCERTD_BIN=$(CURDIR)/build-tsan/concertd scripts/run-pytest.sh $(TSAN_TESTS)
 
+
+# Ratios against nginx and pgbench measured in the same run (bench/run.sh, docs/scaling.md);
+# BENCH_DURATION, BENCH_REPEAT, BENCH_WAITING and CONCERTD as described there.
+bench: build
+	CONCERTD=$${CONCERTD:-$(CURDIR)/$(BUILD_DIR)/concertd} bench/run.sh
 
 clean:
 	rm -rf $(BUILD_DIR) $(FUZZ_BUILD_DIR) build-asan build-tsan

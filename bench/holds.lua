@@ -1,6 +1,7 @@
 -- wrk script: every request holds a different free seat (concert ids and seat counts from the
 -- environment), rotating over pre-issued active tokens. OFFSET shifts the seats (several wrk at once).
 -- Usage: TOKENS=tokens.txt CONCERTS=1,2,3 SEATS=5000 wrk -t1 -c64 -d5s -s bench/holds.lua URL
+-- RATE and CONNS set: each connection waits CONNS*1000/RATE ms between requests (paced near RATE/s).
 local tokens = {}
 for line in io.lines(os.getenv("TOKENS")) do tokens[#tokens + 1] = line end
 local concerts = {}
@@ -17,4 +18,11 @@ request = function()
   local body = string.format('{"concertId":%d,"seatNumber":%d}', concert, seat)
   return wrk.format("POST", "/api/reservations",
                     {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}, body)
+end
+
+local rate = tonumber(os.getenv("RATE") or "")
+local conns = tonumber(os.getenv("CONNS") or "")
+if rate and conns and rate > 0 then
+  local interval = math.max(1, math.floor(conns * 1000 / rate + 0.5))
+  delay = function() return interval end
 end

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Holds per second against a running concertd: creates concerts of 5000 seats, issues active
 # tokens, then lets wrk hold a different seat with every request.
-# Usage: [METRICS_URLS="http://a http://b"] bench/holds.sh URL ADMIN_KEY [duration_s] [connections]
+# Usage: [METRICS_URLS="http://a http://b"] [WRK_EXTRA="--latency"] bench/holds.sh URL ADMIN_KEY [duration_s] [connections]
 # (the servers need --max-active >= 200 and --max-holds-per-user 1000000)
 set -euo pipefail
 url=${1:?url}; key=${2:?admin key}; duration=${3:-5}; conns=${4:-64}
 dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
 concerts=()
 for i in $(seq 1 $((duration * 6))); do  # 30,000 seats per second of run: never runs out
   id=$(curl -sf -X POST "$url/api/admin/concerts" -H "X-Admin-Key: $key" \
@@ -27,7 +28,6 @@ holds_total() {
 }
 before=$(holds_total)
 TOKENS="$dir/tokens.txt" CONCERTS=$(IFS=,; echo "${concerts[*]}") SEATS=5000 \
-  wrk -t1 -c"$conns" -d"${duration}s" -s "$(dirname "$0")/holds.lua" "$url"
+  wrk ${WRK_EXTRA:-} -t1 -c"$conns" -d"${duration}s" -s "$(dirname "$0")/holds.lua" "$url"
 after=$(holds_total)
 echo "holds taken (201): $((after - before)) in ${duration}s = $(( (after - before) / duration )) holds/s"
-rm -rf "$dir"

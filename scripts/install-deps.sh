@@ -12,6 +12,8 @@ packages=(
   # libclang-rt-14-dev, only recommended by clang-14 (libfuzzer-14-dev is not needed).
   clang-14 libclang-rt-14-dev
   python3 python3-pytest python3-requests
+  # make bench: the nginx reference and wrk (pgbench comes with postgresql-15), curl for setup
+  nginx wrk curl
 )
 missing=()
 for p in "${packages[@]}"; do
