@@ -138,7 +138,8 @@ new_token() {  # user -> token
 }
 # The read/token server: one slot, taken for a day, so that a second token waits all run long.
 READ_FLAGS=(--max-active 1 --active-ttl 86400)
-HOLD_FLAGS=(--max-active 100000 --max-holds-per-user 1000000)
+# A new active token every few holds (bench holds: 4, payments: 10), never more live holds per user.
+HOLD_FLAGS=(--max-active 1000000 --max-holds-per-user 10)
 setup_read_server() {  # [more flags]; sets WAITING_TOKEN CONCERT
   start_concertd "${READ_FLAGS[@]}" "$@"
   new_token bench-active >/dev/null
