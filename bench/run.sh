@@ -101,7 +101,7 @@ if [ "$(stat -f -c %T "$tmp")" = tmpfs ]; then
 fi
 
 has_bench=0
-if "$CONCERTD" --help 2>&1 | grep -Eq '^[[:space:]]+bench([[:space:]]|$)'; then
+if "$CONCERTD" bench --help 2>&1 | grep -q "load generator"; then
   has_bench=1
 else
   log "NOTE: $CONCERTD has no 'bench' subcommand: holds use the wrk stand-in (bench/holds.sh), p99 at half"
