@@ -15,15 +15,14 @@ std::string number(double v) {
 
 /// The method label: any token is a valid HTTP method, so a client could otherwise grow the
 /// series (and the /metrics page) by one per made-up method.
-const std::string& method_label(const std::string& method) {
-  static const std::string known[] = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"};
-  static const std::string other = "other";
-  for (const auto& m : known) {
+std::string_view method_label(const std::string& method) {
+  static constexpr std::string_view known[] = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"};
+  for (const auto m : known) {
     if (method == m) {
-      return m;
+      return m;  // a view of a static: safe to keep as a key
     }
   }
-  return other;
+  return "other";
 }
 
 /// Resident memory from /proc/self/statm (pages), for the waiting-line memory figure; 0 elsewhere.
@@ -43,8 +42,12 @@ std::uint64_t resident_bytes() {
 
 void Metrics::observe(const std::string& route, const std::string& method, int status, double seconds) {
   std::lock_guard lock(_mutex);
-  ++_requests[{route, method_label(method), status}];
-  auto& h = _latency[route];
+  auto it = _routes.find(route);
+  if (it == _routes.end()) {
+    it = _routes.emplace(route, RouteSeries{}).first;  // bounded: routes are the router's patterns
+  }
+  ++it->second.requests[{method_label(method), status}];
+  auto& h = it->second.latency;
   for (std::size_t i = 0; i < kBuckets.size(); ++i) {
     if (seconds <= kBuckets[i]) {
       ++h.buckets[i];
@@ -59,14 +62,17 @@ std::string Metrics::render(std::int64_t waiting, std::int64_t active) const {
   std::lock_guard lock(_mutex);
   out += "# HELP concertd_http_requests_total HTTP requests by route, method and status.\n";
   out += "# TYPE concertd_http_requests_total counter\n";
-  for (const auto& [key, count] : _requests) {
-    const auto& [route, method, status] = key;
-    out += "concertd_http_requests_total{route=\"" + route + "\",method=\"" + method + "\",status=\"" +
-           std::to_string(status) + "\"} " + std::to_string(count) + "\n";
+  for (const auto& [route, series] : _routes) {
+    for (const auto& [key, count] : series.requests) {
+      const auto& [method, status] = key;
+      out += "concertd_http_requests_total{route=\"" + route + "\",method=\"" + std::string(method) +
+             "\",status=\"" + std::to_string(status) + "\"} " + std::to_string(count) + "\n";
+    }
   }
   out += "# HELP concertd_http_request_duration_seconds Request latency by route.\n";
   out += "# TYPE concertd_http_request_duration_seconds histogram\n";
-  for (const auto& [route, h] : _latency) {
+  for (const auto& [route, series] : _routes) {
+    const Histogram& h = series.latency;
     const std::string label = "route=\"" + route + "\"";
     for (std::size_t i = 0; i < kBuckets.size(); ++i) {
       out += "concertd_http_request_duration_seconds_bucket{" + label + ",le=\"" + number(kBuckets[i]) + "\"} " +

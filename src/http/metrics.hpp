@@ -7,7 +7,8 @@
 #include <map>
 #include <mutex>
 #include <string>
-#include <tuple>
+#include <string_view>
+#include <utility>
 
 namespace concertd::http {
 
@@ -30,9 +31,13 @@ class Metrics {
     std::uint64_t count = 0;
     double sum = 0;
   };
+  /// Everything about one route; found by a lookup that copies nothing (this runs per request).
+  struct RouteSeries {
+    Histogram latency;
+    std::map<std::pair<std::string_view, int>, std::uint64_t> requests;  // (method label, status)
+  };
   mutable std::mutex _mutex;
-  std::map<std::tuple<std::string, std::string, int>, std::uint64_t> _requests;
-  std::map<std::string, Histogram> _latency;
+  std::map<std::string, RouteSeries, std::less<>> _routes;
   std::atomic<std::uint64_t> _holds{0};
   std::atomic<std::uint64_t> _releases{0};
   std::atomic<std::uint64_t> _payments{0};
