@@ -1,5 +1,9 @@
 #include "adapters/memory/memory_coordinator.hpp"
 
+#include <cassert>
+#include <cstring>
+#include <stdexcept>
+
 namespace concertd {
 
 // ---- SequenceCounter --------------------------------------------------------------------------
@@ -38,95 +42,262 @@ std::int64_t SequenceCounter::count_up_to(std::int64_t seq) const {
   return prefix(index_of(seq));
 }
 
+// ---- token storage ----------------------------------------------------------------------------
+
+namespace {
+
+// Inline conversions (time.cpp's are out of line): the status path makes several.
+std::int64_t ms(Timestamp t) { return t.time_since_epoch().count(); }
+std::int64_t ms(Seconds s) { return std::chrono::duration_cast<Millis>(s).count(); }
+Timestamp time_of(std::int64_t v) { return Timestamp{Millis{v}}; }
+std::optional<Timestamp> time_or_none(std::int64_t v, std::int64_t none) {
+  return v == none ? std::nullopt : std::optional<Timestamp>(time_of(v));
+}
+
+}  // namespace
+
+void MemoryCoordinator::Slot::fill(std::string_view id, std::string_view user, TokenState s) {
+  if (id.size() > 0xffff || user.size() > 0xffff) {
+    throw std::length_error("token or user id too long");
+  }
+  id_size = static_cast<std::uint16_t>(id.size());
+  user_size = static_cast<std::uint16_t>(user.size());
+  char* out = inline_text;
+  if (on_heap()) {
+    heap_text = new char[id.size() + user.size()];
+    out = heap_text;
+  }
+  std::memcpy(out, id.data(), id.size());
+  std::memcpy(out + id.size(), user.data(), user.size());
+  set_state(s);
+}
+
+void MemoryCoordinator::Slot::clear() {
+  if (live() && on_heap()) {
+    delete[] heap_text;
+  }
+  id_size = 0;
+  user_size = 0;
+  code = kEmpty;
+  active_until = kNoTime;
+  spent_at = kNoTime;
+}
+
+std::uint32_t MemoryCoordinator::hash_of(std::string_view key) {
+  /// Eight bytes per multiply (std::hash is a third of a lookup); ids are attacker-chosen no more
+  /// than with std::hash, which is unkeyed too.
+  constexpr std::uint64_t kMul = 0x9e3779b97f4a7c15ull;
+  const std::size_t n = key.size();
+  std::uint64_t h = n * kMul;
+  std::uint64_t word = 0;
+  if (n < 8) {
+    std::memcpy(&word, key.data(), n);
+    h = (h ^ word) * kMul;
+  } else {
+    /// Bounded by the key; the last word overlaps the one before unless n is a multiple of 8.
+    for (std::size_t i = 0; i + 8 < n; i += 8) {
+      std::memcpy(&word, key.data() + i, 8);
+      h = (h ^ word) * kMul;
+      h ^= h >> 32;
+    }
+    std::memcpy(&word, key.data() + n - 8, 8);
+    h = (h ^ word) * kMul;
+  }
+  h = (h ^ (h >> 29)) * 0xbf58476d1ce4e5b9ull;
+  return static_cast<std::uint32_t>(h >> 32);
+}
+
+bool MemoryCoordinator::is_live(std::int64_t seq) const { return seq >= _lo && seq < _hi && at(seq).live(); }
+
+std::optional<std::int64_t> MemoryCoordinator::find_id(std::string_view id) const {
+  const auto found = _by_id.find(hash_of(id), [&](std::uint32_t s) { return at(seq_of(s)).id() == id; });
+  return found ? std::optional<std::int64_t>(seq_of(*found)) : std::nullopt;
+}
+
+std::optional<std::int64_t> MemoryCoordinator::find_user(std::string_view user) const {
+  const auto found =
+      _live_by_user.find(hash_of(user), [&](std::uint32_t s) { return at(seq_of(s)).user_id() == user; });
+  return found ? std::optional<std::int64_t>(seq_of(*found)) : std::nullopt;
+}
+
+MemoryCoordinator::Slot& MemoryCoordinator::place(std::int64_t seq, const TokenRecord& record, TokenState state) {
+  constexpr auto kChunk = static_cast<std::int64_t>(kChunkSlots);
+  if (_chunks.empty()) {
+    _base = seq - ((seq % kChunk) + kChunk) % kChunk;
+    _lo = seq;
+    _hi = seq + 1;
+  }
+  if (std::max(_hi, seq + 1) - std::min(_lo, seq) > kMaxSpan) {
+    throw std::length_error("queue tokens span too many sequence numbers");
+  }
+  /// Both loops are bounded by kMaxSpan / kChunkSlots. Gaps (restored seqs) stay empty slots.
+  for (; seq < _base; _base -= kChunk) {
+    _chunks.insert(_chunks.begin(), std::make_unique<Slot[]>(kChunkSlots));
+  }
+  while (seq >= _base + static_cast<std::int64_t>(_chunks.size() * kChunkSlots)) {
+    _chunks.push_back(std::make_unique<Slot[]>(kChunkSlots));
+  }
+  _lo = std::min(_lo, seq);
+  _hi = std::max(_hi, seq + 1);
+  Slot& s = at(seq);
+  s.fill(record.id, record.user_id, state);
+  s.issued_at = ms(record.issued_at);
+  s.active_until = record.active_until ? ms(*record.active_until) : kNoTime;
+  s.spent_at = record.spent_at ? ms(*record.spent_at) : kNoTime;
+  _by_id.insert(hash_of(record.id), low(seq));
+  return s;
+}
+
+void MemoryCoordinator::index_user(std::int64_t seq) {
+  const std::string_view user = at(seq).user_id();
+  /// The newest live token of a user is the one found by user, as a map assignment would do.
+  if (const auto previous = find_user(user)) {
+    _live_by_user.erase(hash_of(user), low(*previous));
+  }
+  _live_by_user.insert(hash_of(user), low(seq));
+}
+
+void MemoryCoordinator::erase_token(std::int64_t seq) {
+  Slot& s = at(seq);
+  _by_id.erase(hash_of(s.id()), low(seq));
+  _live_by_user.erase(hash_of(s.user_id()), low(seq));  // no-op unless it is the user's live token
+  s.clear();
+  /// Bounded by the span; tokens leave roughly in issue order, so the front empties.
+  while (_lo < _hi && !at(_lo).live()) {
+    ++_lo;
+  }
+  while (_hi > _lo && !at(_hi - 1).live()) {
+    --_hi;
+  }
+  if (_lo == _hi) {
+    _chunks.clear();
+    return;
+  }
+  const auto unused_front = static_cast<std::uint64_t>(_lo - _base) / kChunkSlots;
+  if (unused_front > 0) {
+    _chunks.erase(_chunks.begin(), _chunks.begin() + static_cast<std::ptrdiff_t>(unused_front));
+    _base += static_cast<std::int64_t>(unused_front * kChunkSlots);
+  }
+  _chunks.resize(static_cast<std::uint64_t>(_hi - 1 - _base) / kChunkSlots + 1);
+}
+
+void MemoryCoordinator::schedule_idle_check(std::int64_t seq, std::int64_t poll_ms) {
+  _idle_checks[poll_ms / kIdleBucketMs].push_back(low(seq));
+  ++_idle_entries;
+}
+
+void MemoryCoordinator::check_idle(Timestamp now) {
+  const std::int64_t oldest_alive = ms(now) - ms(_limits.waiting_idle_ttl);  // a poll before is idle
+  /// Bounded by the entries scheduled up to now - ttl: each is dropped, skipped (gone), moved to a
+  /// later bucket, or kept in the one bucket that is only partly due, which ends the loop.
+  while (!_idle_checks.empty() && _idle_checks.begin()->first * kIdleBucketMs <= oldest_alive) {
+    auto node = _idle_checks.extract(_idle_checks.begin());
+    std::vector<std::uint32_t>& seqs = node.mapped();
+    _idle_entries -= seqs.size();
+    std::size_t kept = 0;
+    for (const std::uint32_t low_bits : seqs) {
+      const std::int64_t seq = seq_of(low_bits);
+      if (!is_live(seq) || at(seq).state() != TokenState::Waiting || !settle(seq, now)) {
+        continue;
+      }
+      if (at(seq).last_poll / kIdleBucketMs <= node.key()) {
+        seqs[kept++] = low_bits;
+      } else {
+        schedule_idle_check(seq, at(seq).last_poll);
+      }
+    }
+    if (kept > 0) {
+      seqs.resize(kept);
+      _idle_entries += kept;
+      _idle_checks.insert(std::move(node));
+      break;
+    }
+  }
+}
+
+MemoryCoordinator::Footprint MemoryCoordinator::footprint_now() const {
+  std::lock_guard lock(_mutex);
+  return {static_cast<std::size_t>(_hi - _lo), _by_id.capacity() + _live_by_user.capacity(),
+          _idle_entries + _active_deadlines.size() + _grace_ends.size()};
+}
+
 // ---- queue ------------------------------------------------------------------------------------
 
-TokenView MemoryCoordinator::view_of(const Entry& e) const {
-  TokenView v;
-  v.id = e.record.id;
-  v.user_id = e.record.user_id;
-  v.state = e.record.state;
-  v.seq = e.record.seq;
-  v.issued_at = e.record.issued_at;
-  v.active_until = e.record.active_until;
-  v.spent_at = e.record.spent_at;
-  if (e.record.state == TokenState::Waiting) {
-    v.position = _waiting_counter.count_up_to(e.record.seq);
-  }
-  return v;
+TokenView MemoryCoordinator::view_of(std::int64_t seq) const {
+  const Slot& s = at(seq);
+  return {std::string(s.id()),
+          std::string(s.user_id()),
+          s.state(),
+          seq,
+          s.state() == TokenState::Waiting ? _waiting_counter.count_up_to(seq) : 0,
+          time_of(s.issued_at),
+          time_or_none(s.active_until, kNoTime),
+          time_or_none(s.spent_at, kNoTime)};
 }
 
-void MemoryCoordinator::enqueue_waiting(Entry& e, Timestamp now) {
-  e.record.state = TokenState::Waiting;
-  _waiting.emplace(e.record.seq, e.record.id);
-  _waiting_counter.add(e.record.seq, 1);
-  _idle_checks.emplace(now + _limits.waiting_idle_ttl, e.record.id);
+void MemoryCoordinator::enqueue_waiting(std::int64_t seq, Timestamp now) {
+  at(seq).set_state(TokenState::Waiting);
+  at(seq).last_poll = ms(now);
+  ++_waiting_count;
+  _waiting_counter.add(seq, 1);
+  _head = std::min(_head, seq);
+  schedule_idle_check(seq, ms(now));
 }
 
-void MemoryCoordinator::remove_waiting(Entry& e) {
-  _waiting.erase(e.record.seq);
-  _waiting_counter.add(e.record.seq, -1);
-  if (_waiting.empty()) {
+void MemoryCoordinator::remove_waiting(std::int64_t seq) {
+  _waiting_counter.add(seq, -1);
+  if (--_waiting_count == 0) {
     // Nobody waits: restart the counter so that its memory follows the line, not history.
     _waiting_counter.reset(_next_seq);
   }
 }
 
-void MemoryCoordinator::activate(Entry& e, Timestamp now) {
-  e.record.state = TokenState::Active;
-  e.record.active_until = now + _limits.active_ttl;
+void MemoryCoordinator::activate(std::int64_t seq, Timestamp now) {
+  Slot& s = at(seq);
+  s.set_state(TokenState::Active);
+  s.active_until = ms(now + _limits.active_ttl);
   ++_active_count;
-  _active_deadlines.emplace(*e.record.active_until, e.record.id);
+  _active_deadlines.emplace(time_of(s.active_until), seq);
   _admissions.push_back(now);
-  _pending.push_back({e.record.id, TokenState::Active, e.record.active_until, std::nullopt});
+  _pending.push_back({std::string(s.id()), TokenState::Active, time_of(s.active_until), std::nullopt});
 }
 
-void MemoryCoordinator::mark_spent(Entry& e, Timestamp spent_at) {
-  if (e.record.state == TokenState::Active) {
+void MemoryCoordinator::mark_spent(std::int64_t seq, Timestamp spent_at) {
+  Slot& s = at(seq);
+  if (s.state() == TokenState::Active) {
     --_active_count;
   }
-  e.record.state = TokenState::Spent;
-  e.record.spent_at = spent_at;
-  if (auto it = _live_by_user.find(e.record.user_id); it != _live_by_user.end() && it->second == e.record.id) {
-    _live_by_user.erase(it);
-  }
-  _grace_ends.emplace(spent_at + _limits.spent_grace, e.record.id);
+  s.set_state(TokenState::Spent);
+  s.spent_at = ms(spent_at);
+  _live_by_user.erase(hash_of(s.user_id()), low(seq));
+  _grace_ends.emplace(spent_at + _limits.spent_grace, seq);
 }
 
-void MemoryCoordinator::erase_token(const std::string& id) {
-  auto it = _tokens.find(id);
-  if (it == _tokens.end()) {
-    return;
-  }
-  if (auto u = _live_by_user.find(it->second.record.user_id); u != _live_by_user.end() && u->second == id) {
-    _live_by_user.erase(u);
-  }
-  _tokens.erase(it);
-}
-
-bool MemoryCoordinator::settle(Entry& e, Timestamp now) {
-  switch (e.record.state) {
+bool MemoryCoordinator::settle(std::int64_t seq, Timestamp now) {
+  const Slot& s = at(seq);
+  switch (s.state()) {
     case TokenState::Waiting:
-      if (e.last_poll + _limits.waiting_idle_ttl <= now) {
-        remove_waiting(e);
-        _pending.push_back({e.record.id, TokenState::Dropped, std::nullopt, std::nullopt});
-        erase_token(e.record.id);
+      if (s.last_poll + ms(_limits.waiting_idle_ttl) <= ms(now)) {
+        remove_waiting(seq);
+        _pending.push_back({std::string(s.id()), TokenState::Dropped, std::nullopt, std::nullopt});
+        erase_token(seq);
         return false;
       }
       return true;
     case TokenState::Active:
-      if (*e.record.active_until <= now) {
-        mark_spent(e, *e.record.active_until);
-        _pending.push_back({e.record.id, TokenState::Spent, e.record.active_until, e.record.spent_at});
+      if (s.active_until <= ms(now)) {
+        mark_spent(seq, time_of(s.active_until));
+        _pending.push_back({std::string(s.id()), TokenState::Spent, time_of(s.active_until), time_of(s.spent_at)});
       }
       return true;
     case TokenState::Spent:
-      if (*e.record.spent_at + _limits.spent_grace <= now) {
-        erase_token(e.record.id);
+      if (s.spent_at + ms(_limits.spent_grace) <= ms(now)) {
+        erase_token(seq);
         return false;
       }
       return true;
     case TokenState::Dropped:
-      erase_token(e.record.id);
+      erase_token(seq);
       return false;
   }
   return false;
@@ -134,28 +305,28 @@ bool MemoryCoordinator::settle(Entry& e, Timestamp now) {
 
 IssueResult MemoryCoordinator::issue_now(TokenRecord candidate, Timestamp now) {
   std::lock_guard lock(_mutex);
-  if (auto u = _live_by_user.find(candidate.user_id); u != _live_by_user.end()) {
-    auto& existing = _tokens.at(u->second);
-    if (settle(existing, now) && existing.record.state != TokenState::Spent) {
-      existing.last_poll = now;
-      return {view_of(existing), false};
+  if (const auto existing = find_user(candidate.user_id);
+      existing && settle(*existing, now) && at(*existing).state() != TokenState::Spent) {
+    if (at(*existing).state() == TokenState::Waiting) {
+      at(*existing).last_poll = ms(now);
     }
+    return {view_of(*existing), false};
   }
-  candidate.seq = _next_seq++;
-  candidate.state = TokenState::Waiting;
+  if (find_id(candidate.id)) {
+    throw std::invalid_argument("queue token id issued twice");
+  }
+  const std::int64_t seq = _next_seq++;
   candidate.active_until.reset();
   candidate.spent_at.reset();
-  const std::string id = candidate.id;
-  auto [it, inserted] = _tokens.emplace(id, Entry{std::move(candidate), now});
-  Entry& e = it->second;
-  _live_by_user[e.record.user_id] = id;
-  if (_waiting.empty() && _active_count < _limits.max_active) {
-    activate(e, now);
+  place(seq, candidate, TokenState::Waiting);
+  index_user(seq);
+  if (_waiting_count == 0 && _active_count < _limits.max_active) {
+    activate(seq, now);
     _pending.pop_back();  // the issue itself is stored with this state
   } else {
-    enqueue_waiting(e, now);
+    enqueue_waiting(seq, now);
   }
-  return {view_of(e), true};
+  return {view_of(seq), true};
 }
 
 Task<IssueResult> MemoryCoordinator::issue(TokenRecord candidate, Timestamp now) {
@@ -164,28 +335,27 @@ Task<IssueResult> MemoryCoordinator::issue(TokenRecord candidate, Timestamp now)
 
 Task<void> MemoryCoordinator::forget(std::string token_id) {
   std::lock_guard lock(_mutex);
-  if (auto it = _tokens.find(token_id); it != _tokens.end()) {
-    Entry& e = it->second;
-    if (e.record.state == TokenState::Waiting) {
-      remove_waiting(e);
-    } else if (e.record.state == TokenState::Active) {
+  if (const auto seq = find_id(token_id)) {
+    if (at(*seq).state() == TokenState::Waiting) {
+      remove_waiting(*seq);
+    } else if (at(*seq).state() == TokenState::Active) {
       --_active_count;
     }
-    erase_token(token_id);
+    erase_token(*seq);
   }
   co_return;
 }
 
 std::optional<TokenView> MemoryCoordinator::find_now(const std::string& token_id, Timestamp now, bool poll) {
   std::lock_guard lock(_mutex);
-  auto it = _tokens.find(token_id);
-  if (it == _tokens.end() || !settle(it->second, now)) {
+  const auto seq = find_id(token_id);
+  if (!seq || !settle(*seq, now)) {
     return std::nullopt;
   }
-  if (poll && it->second.record.state == TokenState::Waiting) {
-    it->second.last_poll = now;
+  if (poll && at(*seq).state() == TokenState::Waiting) {
+    at(*seq).last_poll = ms(now);
   }
-  return view_of(it->second);
+  return view_of(*seq);
 }
 
 Task<std::optional<TokenView>> MemoryCoordinator::find(std::string token_id, Timestamp now, bool poll) {
@@ -194,9 +364,8 @@ Task<std::optional<TokenView>> MemoryCoordinator::find(std::string token_id, Tim
 
 void MemoryCoordinator::spend_now(const std::string& token_id, Timestamp now) {
   std::lock_guard lock(_mutex);
-  auto it = _tokens.find(token_id);
-  if (it != _tokens.end() && it->second.record.state == TokenState::Active) {
-    mark_spent(it->second, now);  // the payment transaction already stored this state
+  if (const auto seq = find_id(token_id); seq && at(*seq).state() == TokenState::Active) {
+    mark_spent(*seq, now);  // the payment transaction already stored this state
   }
 }
 
@@ -206,10 +375,13 @@ Task<void> MemoryCoordinator::spend(std::string token_id, Timestamp now) {
 }
 
 void MemoryCoordinator::admit_head(Timestamp now) {
-  while (_active_count < _limits.max_active && !_waiting.empty()) {
-    auto& e = _tokens.at(_waiting.begin()->second);
-    remove_waiting(e);
-    activate(e, now);
+  /// Bounded by the span: the cursor only moves forward, over tokens that no longer wait.
+  while (_active_count < _limits.max_active && _waiting_count > 0) {
+    for (_head = std::max(_head, _lo); _head < _hi && at(_head).state() != TokenState::Waiting; ++_head) {
+    }
+    assert(_head < _hi);  // every waiting token's seq is >= _head
+    remove_waiting(_head);
+    activate(_head, now);
   }
 }
 
@@ -221,22 +393,19 @@ void MemoryCoordinator::prune_admissions(Timestamp now) {
 
 QueueChanges MemoryCoordinator::tick_now(Timestamp now) {
   std::lock_guard lock(_mutex);
-  // Each multimap is drained only up to `now`: every entry is visited once per scheduling, so a
-  // tick's work is bounded by what fell due since the last one.
-  for (auto* schedule : {&_active_deadlines, &_idle_checks, &_grace_ends}) {
-    while (!schedule->empty() && schedule->begin()->first <= now) {
-      const auto node = schedule->extract(schedule->begin());
-      auto it = _tokens.find(node.mapped());
-      if (it == _tokens.end()) {
-        continue;
-      }
-      Entry& e = it->second;
-      if (schedule == &_idle_checks && e.record.state == TokenState::Waiting &&
-          e.last_poll + _limits.waiting_idle_ttl > now) {
-        _idle_checks.emplace(e.last_poll + _limits.waiting_idle_ttl, e.record.id);
-        continue;
-      }
-      settle(e, now);
+  // Each schedule is drained only up to `now`: every entry is visited once, so a tick's work is
+  // bounded by what fell due since the last one.
+  while (!_active_deadlines.empty() && _active_deadlines.begin()->first <= now) {
+    const std::int64_t seq = _active_deadlines.extract(_active_deadlines.begin()).mapped();
+    if (is_live(seq)) {
+      settle(seq, now);
+    }
+  }
+  check_idle(now);
+  while (!_grace_ends.empty() && _grace_ends.begin()->first <= now) {
+    const std::int64_t seq = _grace_ends.extract(_grace_ends.begin()).mapped();
+    if (is_live(seq)) {
+      settle(seq, now);
     }
   }
   admit_head(now);
@@ -258,28 +427,25 @@ void MemoryCoordinator::restore_now(std::vector<TokenRecord> tokens, Timestamp n
     }
   }
   _waiting_counter.reset(min_waiting_seq == std::numeric_limits<std::int64_t>::max() ? _next_seq : min_waiting_seq);
-  for (auto& t : tokens) {
-    const std::string id = t.id;
-    auto [it, inserted] = _tokens.emplace(id, Entry{std::move(t), now});
-    if (!inserted) {
+  for (const auto& t : tokens) {
+    if (t.state == TokenState::Dropped || is_live(t.seq) || find_id(t.id)) {
       continue;
     }
-    Entry& e = it->second;
-    switch (e.record.state) {
+    place(t.seq, t, t.state);
+    switch (t.state) {
       case TokenState::Waiting:
-        _live_by_user[e.record.user_id] = id;
-        enqueue_waiting(e, now);
+        index_user(t.seq);
+        enqueue_waiting(t.seq, now);
         break;
       case TokenState::Active:
-        _live_by_user[e.record.user_id] = id;
+        index_user(t.seq);
         ++_active_count;
-        _active_deadlines.emplace(*e.record.active_until, id);
+        _active_deadlines.emplace(*t.active_until, t.seq);
         break;
       case TokenState::Spent:
-        _grace_ends.emplace(*e.record.spent_at + _limits.spent_grace, id);
+        _grace_ends.emplace(*t.spent_at + _limits.spent_grace, t.seq);
         break;
       case TokenState::Dropped:
-        _tokens.erase(it);
         break;
     }
   }
@@ -293,7 +459,7 @@ Task<void> MemoryCoordinator::restore(std::vector<TokenRecord> tokens, Timestamp
 QueueStats MemoryCoordinator::stats_now(Timestamp now) {
   std::lock_guard lock(_mutex);
   prune_admissions(now);
-  return {static_cast<std::int64_t>(_waiting.size()), _active_count, static_cast<std::int64_t>(_admissions.size())};
+  return {_waiting_count, _active_count, static_cast<std::int64_t>(_admissions.size())};
 }
 
 Task<QueueStats> MemoryCoordinator::stats(Timestamp now) { co_return stats_now(now); }

@@ -1,12 +1,20 @@
 #pragma once
 // The in-process Coordinator of the embedded mode. One mutex guards everything; every call is a
-// few map operations, so holding it is short. Positions are exact in O(log n) through a Fenwick
+// few table operations, so holding it is short. Positions are exact in O(log n) through a Fenwick
 // tree over issue sequence numbers.
+//
+// A ticket opening puts a million tokens in the line, so a token is stored compactly: one 128-byte
+// slot in chunks indexed by its sequence number (ids inline), found by id or by user through
+// open-addressing tables of 8-byte cells, and checked for idleness from buckets of 4-byte seqs.
 #include <deque>
+#include <limits>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <string_view>
 #include <unordered_map>
 
+#include "adapters/memory/seq_index.hpp"
 #include "ports/clock.hpp"
 #include "ports/coordinator.hpp"
 
@@ -59,36 +67,116 @@ class MemoryCoordinator final : public Coordinator {
   void restore_now(std::vector<TokenRecord> tokens, Timestamp now);
   QueueStats stats_now(Timestamp now);
 
- private:
-  struct Entry {
-    TokenRecord record;
-    Timestamp last_poll;
+  /// What the token storage holds, for tests of its bounds.
+  struct Footprint {
+    std::size_t slots = 0;        // seqs from the oldest live token to the newest
+    std::size_t index_cells = 0;  // both lookup tables
+    std::size_t scheduled = 0;    // idle checks, active deadlines and grace ends
   };
+  Footprint footprint_now() const;
 
-  void enqueue_waiting(Entry& e, Timestamp now);
-  void activate(Entry& e, Timestamp now);
-  void mark_spent(Entry& e, Timestamp spent_at);
-  void remove_waiting(Entry& e);
-  void erase_token(const std::string& id);
+ private:
+  /// Optional times are this sentinel: std::optional<Timestamp> would take 16 bytes.
+  static constexpr std::int64_t kNoTime = std::numeric_limits<std::int64_t>::min();
+  /// Live seqs span less than this, so that their low 32 bits identify them.
+  static constexpr std::int64_t kMaxSpan = std::int64_t{1} << 31;
+
+  /// The token of one sequence number, or an empty gap. Times are milliseconds since the epoch.
+  struct Slot {
+    static constexpr std::size_t kInlineText = 88;  // id + user id; 43 + 45 for today's ids
+    static constexpr std::uint8_t kEmpty = 0xff;
+
+    Slot() = default;
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    ~Slot() { clear(); }
+
+    bool live() const { return code != kEmpty; }
+    TokenState state() const { return static_cast<TokenState>(code); }
+    void set_state(TokenState s) { code = static_cast<std::uint8_t>(s); }
+    bool on_heap() const { return std::size_t{id_size} + user_size > kInlineText; }
+    const char* text() const { return on_heap() ? heap_text : inline_text; }
+    std::string_view id() const { return {text(), id_size}; }
+    std::string_view user_id() const { return {text() + id_size, user_size}; }
+    void fill(std::string_view id, std::string_view user, TokenState s);
+    void clear();
+
+    std::int64_t issued_at = 0;
+    std::int64_t last_poll = 0;  // waiting tokens only
+    std::int64_t active_until = kNoTime;
+    std::int64_t spent_at = kNoTime;
+    std::uint16_t id_size = 0;
+    std::uint16_t user_size = 0;
+    std::uint8_t code = kEmpty;  // a TokenState, or kEmpty
+    union {
+      char inline_text[kInlineText];
+      char* heap_text;  // when the two ids do not fit inline
+    };
+  };
+  static_assert(sizeof(Slot) == 128);
+
+  static std::uint32_t low(std::int64_t seq) { return static_cast<std::uint32_t>(seq); }
+  static std::uint32_t hash_of(std::string_view key);
+  std::int64_t seq_of(std::uint32_t low_bits) const {
+    return _base + static_cast<std::uint32_t>(low_bits - low(_base));
+  }
+  Slot& at(std::int64_t seq) {
+    const auto i = static_cast<std::uint64_t>(seq - _base);
+    return _chunks[i / kChunkSlots][i % kChunkSlots];
+  }
+  const Slot& at(std::int64_t seq) const {
+    const auto i = static_cast<std::uint64_t>(seq - _base);
+    return _chunks[i / kChunkSlots][i % kChunkSlots];
+  }
+  bool is_live(std::int64_t seq) const;
+  std::optional<std::int64_t> find_id(std::string_view id) const;
+  std::optional<std::int64_t> find_user(std::string_view user) const;
+  /// Fills the slot of `seq` (adding chunks at either end) and indexes its id.
+  Slot& place(std::int64_t seq, const TokenRecord& record, TokenState state);
+  void index_user(std::int64_t seq);
+
+  void enqueue_waiting(std::int64_t seq, Timestamp now);
+  void activate(std::int64_t seq, Timestamp now);
+  void mark_spent(std::int64_t seq, Timestamp spent_at);
+  void remove_waiting(std::int64_t seq);
+  void erase_token(std::int64_t seq);
+  void schedule_idle_check(std::int64_t seq, std::int64_t poll_ms);
+  /// Drops the waiting tokens idle since now - waiting-idle-ttl.
+  void check_idle(Timestamp now);
   /// Applies lazy transitions (deadline passed, idle) to one token; false when it is gone.
-  bool settle(Entry& e, Timestamp now);
+  bool settle(std::int64_t seq, Timestamp now);
   void admit_head(Timestamp now);
   void prune_admissions(Timestamp now);
-  TokenView view_of(const Entry& e) const;
+  TokenView view_of(std::int64_t seq) const;
 
   mutable std::mutex _mutex;
   QueueLimits _limits;
   const Clock& _clock;
 
-  std::unordered_map<std::string, Entry> _tokens;
-  std::unordered_map<std::string, std::string> _live_by_user;  // waiting or active token of a user
-  std::map<std::int64_t, std::string> _waiting;                  // seq -> token id, head first
+  /// Slots in chunks of our own (std::deque's indexing took ~20 instructions, several times per
+  /// status request; this takes ~5): chunk c holds seqs _base + c * kChunkSlots onwards. Tokens
+  /// leave roughly in issue order and chunks are released off both ends, so memory follows the
+  /// live tokens, not history.
+  static constexpr std::uint64_t kChunkSlots = 512;  // 64 KiB
+  std::vector<std::unique_ptr<Slot[]>> _chunks;
+  std::int64_t _base = 0;  // a multiple of kChunkSlots
+  std::int64_t _lo = 0;    // every live token's seq is in [_lo, _hi)
+  std::int64_t _hi = 0;
+  SeqIndex _by_id;
+  SeqIndex _live_by_user;  // waiting or active token of a user
   SequenceCounter _waiting_counter;
+  std::int64_t _waiting_count = 0;
+  std::int64_t _head = 1;  // no waiting token has a smaller seq
+  /// Waiting tokens by the 100 ms bucket of their last poll when scheduled; a poll only writes
+  /// last_poll. A bucket is looked at once its start is idle-ttl old: a token polled since moves
+  /// to its new bucket, one due is dropped. A tick every 100 ms sees a partly due bucket about once.
+  static constexpr std::int64_t kIdleBucketMs = 100;
+  std::map<std::int64_t, std::vector<std::uint32_t>> _idle_checks;  // bucket -> low seq bits
+  std::size_t _idle_entries = 0;
   std::int64_t _next_seq = 1;
   std::int64_t _active_count = 0;
-  std::multimap<Timestamp, std::string> _active_deadlines;  // active_until -> token
-  std::multimap<Timestamp, std::string> _idle_checks;       // when to look at a waiting token again
-  std::multimap<Timestamp, std::string> _grace_ends;        // spent tokens forgotten then
+  std::multimap<Timestamp, std::int64_t> _active_deadlines;  // active_until -> seq
+  std::multimap<Timestamp, std::int64_t> _grace_ends;        // spent tokens forgotten then
   std::deque<Timestamp> _admissions;                        // last 60 s
   std::vector<TokenChange> _pending;                        // state changes not yet handed out
 
