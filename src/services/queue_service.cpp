@@ -60,13 +60,13 @@ Task<QueueTicket> QueueService::issue(const std::string& user_id) {
 
 Task<QueueTicket> QueueService::status(const std::string& token) {
   const Timestamp now = _clock.now();
-  auto view = co_await _coordinator.find(token, now, true);
-  if (!view || view->state == TokenState::Spent) {
+  const Coordinator::Poll poll = co_await _coordinator.poll(token, now);
+  if (!poll.token || poll.token->state == TokenState::Spent) {
     throw invalid_token();
   }
-  QueueTicket ticket{*view, false, std::nullopt};
-  if (view->state == TokenState::Waiting) {
-    ticket.wait = estimate(view->position, co_await _coordinator.stats(now));
+  QueueTicket ticket{*poll.token, false, std::nullopt};
+  if (poll.token->state == TokenState::Waiting) {
+    ticket.wait = estimate(poll.token->position, poll.stats.value());
   }
   co_return ticket;
 }

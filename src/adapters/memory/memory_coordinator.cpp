@@ -362,6 +362,15 @@ Task<std::optional<TokenView>> MemoryCoordinator::find(std::string token_id, Tim
   co_return find_now(token_id, now, poll);
 }
 
+Task<Coordinator::Poll> MemoryCoordinator::poll(std::string token_id, Timestamp now) {
+  Poll out;
+  out.token = find_now(token_id, now, true);
+  if (out.token && out.token->state == TokenState::Waiting) {
+    out.stats = stats_now(now);
+  }
+  co_return out;
+}
+
 void MemoryCoordinator::spend_now(const std::string& token_id, Timestamp now) {
   std::lock_guard lock(_mutex);
   if (const auto seq = find_id(token_id); seq && at(*seq).state() == TokenState::Active) {

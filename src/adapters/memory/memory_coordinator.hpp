@@ -46,6 +46,7 @@ class MemoryCoordinator final : public Coordinator {
   Task<IssueResult> issue(TokenRecord candidate, Timestamp now) override;
   Task<void> forget(std::string token_id) override;
   Task<std::optional<TokenView>> find(std::string token_id, Timestamp now, bool poll) override;
+  Task<Poll> poll(std::string token_id, Timestamp now) override;
   Task<void> spend(std::string token_id, Timestamp now) override;
   Task<QueueChanges> tick(Timestamp now) override;
   Task<void> restore(std::vector<TokenRecord> tokens, Timestamp now) override;

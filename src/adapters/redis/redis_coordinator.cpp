@@ -272,6 +272,26 @@ Task<std::optional<TokenView>> RedisCoordinator::find(std::string token_id, Time
   co_return view_from(reply).token;
 }
 
+Task<Coordinator::Poll> RedisCoordinator::poll(std::string token_id, Timestamp now) {
+  std::vector<std::string> extra{std::move(token_id), "2"};
+  const Reply reply = co_await _impl->queue_script("find", now, std::move(extra));
+  Poll out;
+  if (reply.is_nil()) {
+    co_return out;
+  }
+  if (reply.type != Reply::Type::Array || (reply.elements.size() != 9 && reply.elements.size() != 12)) {
+    throw Unavailable("redis: unexpected poll answer");
+  }
+  Reply token = reply;
+  token.elements.resize(9);
+  out.token = view_from(token).token;
+  if (reply.elements.size() == 12) {
+    const auto& e = reply.elements;
+    out.stats = QueueStats{as_int(e[9]), as_int(e[10]), as_int(e[11])};
+  }
+  co_return out;
+}
+
 Task<void> RedisCoordinator::spend(std::string token_id, Timestamp now) {
   std::vector<std::string> extra{std::move(token_id)};
   co_await _impl->queue_script("spend", now, std::move(extra));

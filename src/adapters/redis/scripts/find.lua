@@ -1,4 +1,6 @@
--- ARGV[6] token id, ARGV[7] '1' when this counts as a poll. Nil when unknown or gone.
+-- ARGV[6] token id, ARGV[7] '1' when this counts as a poll, '2' for a status poll: counted as a
+-- poll, and a waiting token's view is followed by the line's counts (as stats.lua gives them),
+-- taken in the same script so that a fan's poll is one round trip. Nil when unknown or gone.
 if line_lost() then
   return redis.error_reply(LINE_LOST)
 end
@@ -9,7 +11,13 @@ end
 if not t then
   return false
 end
-if ARGV[7] == '1' and t.state == 'w' then
+if ARGV[7] ~= '0' and t.state == 'w' then
   touch(t)
 end
-return view(t, false)
+local v = view(t, false)
+if ARGV[7] == '2' and t.state == 'w' then
+  v[10] = redis.call('ZCARD', K_WAITING)
+  v[11] = redis.call('ZCARD', K_ACTIVE)
+  v[12] = redis.call('ZCOUNT', K_ADMITS, '(' .. ms(NOW - 60000), '+inf')
+end
+return v
