@@ -114,4 +114,14 @@ Statement Database::query(const char* sql) {
 
 std::int64_t Database::changes() const { return sqlite3_changes64(_db); }
 
+int Database::checkpoint_passive() {
+  int log_frames = 0;
+  int copied = 0;
+  if (const int rc = sqlite3_wal_checkpoint_v2(_db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
+      rc != SQLITE_OK && rc != SQLITE_BUSY) {
+    fail(_db, rc);
+  }
+  return log_frames - copied;
+}
+
 }  // namespace concertd::sqlite

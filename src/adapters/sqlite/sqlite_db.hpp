@@ -57,6 +57,9 @@ class Database {
   /// Prepared once per connection and reused; the returned object resets it when destroyed.
   Statement query(const char* sql);
   std::int64_t changes() const;
+  /// Copies committed WAL frames into the database file without waiting for or blocking any
+  /// reader or writer (SQLITE_CHECKPOINT_PASSIVE). Returns the frames still in the log.
+  int checkpoint_passive();
 
  private:
   sqlite3* _db = nullptr;

@@ -206,15 +206,49 @@ void Worker::run_batch(std::vector<Job>& batch) {
   }
 }
 
+// ---- Checkpointer ------------------------------------------------------------------------------
+
+Checkpointer::Checkpointer(std::unique_ptr<Database> db) : _db(std::move(db)) {
+  _thread = std::thread([this] { loop(); });
+}
+
+Checkpointer::~Checkpointer() {
+  {
+    std::lock_guard lock(_mutex);
+    _stopping = true;
+  }
+  _wake.notify_one();
+  _thread.join();
+}
+
+void Checkpointer::loop() {
+  std::unique_lock lock(_mutex);
+  while (!_wake.wait_for(lock, kInterval, [this] { return _stopping; })) {
+    lock.unlock();
+    try {
+      _db->checkpoint_passive();
+    } catch (const std::exception& e) {
+      spdlog::warn("sqlite checkpoint failed (the writer's own checkpoint still bounds the log): {}", e.what());
+    }
+    lock.lock();
+  }
+}
+
 // ---- SqliteStore: plumbing --------------------------------------------------------------------
 
 SqliteStore::SqliteStore(const std::string& path, ReleaseListener on_release) : _on_release(std::move(on_release)) {
   const bool in_memory = path == ":memory:";
   auto writer_db = open_database(path, true);
   apply_migrations(*writer_db);
+  if (!in_memory) {
+    // The checkpointer does the work; the writer's own checkpoint stays only as a bound on the
+    // log should the checkpointer fall behind (64 MiB instead of the default 4 MiB).
+    writer_db->exec("PRAGMA wal_autocheckpoint = 16384");
+  }
   _writer = std::make_unique<Worker>(std::move(writer_db), true);
   if (!in_memory) {
     _reader = std::make_unique<Worker>(open_database(path, false), false);
+    _checkpointer = std::make_unique<Checkpointer>(open_database(path, false));
   }
 }
 
