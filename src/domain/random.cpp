@@ -1,18 +1,47 @@
 #include "domain/random.hpp"
 
+#include <algorithm>
+#include <array>
+#include <cstring>
 #include <stdexcept>
 #include <vector>
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 namespace concertd {
 namespace {
 
-std::vector<unsigned char> random_bytes(std::size_t n) {
-  std::vector<unsigned char> buf(n);
-  if (RAND_bytes(buf.data(), static_cast<int>(n)) != 1) {
-    throw std::runtime_error("CSPRNG failure");
+/// CSPRNG bytes drawn from OpenSSL a page at a time per thread: one RAND_bytes call per id cost
+/// more than the rest of a token issue. Bytes handed out are wiped from the pool.
+class RandomPool {
+ public:
+  void take(unsigned char* out, std::size_t n) {
+    while (n > 0) {
+      if (_next == _bytes.size()) {
+        if (RAND_bytes(_bytes.data(), static_cast<int>(_bytes.size())) != 1) {
+          throw std::runtime_error("CSPRNG failure");
+        }
+        _next = 0;
+      }
+      const std::size_t chunk = std::min(n, _bytes.size() - _next);
+      std::memcpy(out, _bytes.data() + _next, chunk);
+      OPENSSL_cleanse(_bytes.data() + _next, chunk);
+      _next += chunk;
+      out += chunk;
+      n -= chunk;
+    }
   }
+
+ private:
+  std::array<unsigned char, 4096> _bytes{};
+  std::size_t _next = _bytes.size();
+};
+
+std::vector<unsigned char> random_bytes(std::size_t n) {
+  thread_local RandomPool pool;
+  std::vector<unsigned char> buf(n);
+  pool.take(buf.data(), n);
   return buf;
 }
 

@@ -92,6 +92,23 @@ std::string format_rfc3339(Timestamp t) {
   const std::int64_t day = floor_div(ms, kMillisPerDay);
   const std::int64_t in_day = ms - day * kMillisPerDay;
   const Civil c = civil_from_days(day);
+  if (c.year >= 0 && c.year <= 9999) {
+    // Every time the service writes: digits by hand (snprintf was a tenth of a token issue).
+    char out[25] = "0000-00-00T00:00:00.000Z";
+    auto put = [&out](std::size_t at, std::int64_t value, int width) {
+      for (int i = width - 1; i >= 0; --i, value /= 10) {
+        out[at + static_cast<std::size_t>(i)] = static_cast<char>('0' + value % 10);
+      }
+    };
+    put(0, c.year, 4);
+    put(5, c.month, 2);
+    put(8, c.day, 2);
+    put(11, in_day / 3'600'000, 2);
+    put(14, in_day / 60'000 % 60, 2);
+    put(17, in_day / 1000 % 60, 2);
+    put(20, in_day % 1000, 3);
+    return std::string(out, 24);
+  }
   char buf[64];  // room for any int64 year, so the format can never truncate
   std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ", static_cast<long long>(c.year),
                 c.month, c.day, static_cast<long long>(in_day / 3'600'000), static_cast<long long>(in_day / 60'000 % 60),

@@ -11,6 +11,14 @@ TEST(Rfc3339, FormatsUtcWithMillisecondsAndZ) {
   EXPECT_EQ(format_rfc3339(from_millis(-1)), "1969-12-31T23:59:59.999Z");
 }
 
+TEST(Rfc3339, FormatsTheEdgesOfFourDigitYearsAndBeyond) {
+  EXPECT_EQ(format_rfc3339(from_millis(-62'167'219'200'000)), "0000-01-01T00:00:00.000Z");
+  EXPECT_EQ(format_rfc3339(from_millis(253'402'300'799'999)), "9999-12-31T23:59:59.999Z");
+  EXPECT_EQ(format_rfc3339(from_millis(253'402'300'800'000)), "10000-01-01T00:00:00.000Z");
+  EXPECT_EQ(format_rfc3339(from_millis(-62'167'219'200'001)), "-001-12-31T23:59:59.999Z");
+  EXPECT_EQ(format_rfc3339(from_millis(951'782'400'000 + 86'399'999)), "2000-02-29T23:59:59.999Z");
+}
+
 TEST(Rfc3339, ParsesWhatItFormats) {
   for (std::int64_t ms : {0LL, 1'748'532'900'123LL, 951'782'400'000LL /* 2000-02-29 */, 4'102'444'799'999LL}) {
     const auto parsed = parse_rfc3339(format_rfc3339(from_millis(ms)));

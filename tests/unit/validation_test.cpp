@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <set>
+
+#include "domain/random.hpp"
 #include "domain/validation.hpp"
 
 namespace concertd {
@@ -57,6 +60,28 @@ TEST(Utf8, CountsCodePointsAndRejectsInvalid) {
   EXPECT_FALSE(utf8_length("\xC0\xAF").has_value());  // overlong
   EXPECT_FALSE(utf8_length("\xED\xA0\x80").has_value());  // surrogate
   EXPECT_FALSE(utf8_length("\xE3\x81").has_value());  // truncated
+}
+
+}  // namespace
+}  // namespace concertd
+
+namespace concertd {
+namespace {
+
+// Ids come from a per-thread pool refilled from OpenSSL every 4 KiB: across many refills they
+// stay full-length, in their alphabet and distinct.
+TEST(RandomIds, StayDistinctAndWellFormedAcrossPoolRefills) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 5'000; ++i) {
+    const std::string token = random_base64url(32);
+    ASSERT_EQ(token.size(), 43u);
+    ASSERT_EQ(token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+              std::string::npos);
+    const std::string id = random_id("res-");
+    ASSERT_EQ(id.size(), 36u);
+    ASSERT_TRUE(seen.insert(token).second);
+    ASSERT_TRUE(seen.insert(id).second);
+  }
 }
 
 }  // namespace
