@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What one Redis holds for the waiting line (docs/scaling.md): loads N waiting tokens the way
-# src/adapters/redis/scripts/issue.lua stores them, then runs the two scripts one status poll
-# costs (find.lua with the poll flag, stats.lua; lib.lua prepended, as the coordinator does) with
-# redis-benchmark, 50 clients, without pipelining and with pipelines of 16.
+# src/adapters/redis/scripts/issue.lua stores them, then times with redis-benchmark (50 clients,
+# without pipelining and with pipelines of 16) find.lua with the poll flag and stats.lua (the two
+# scripts a status poll used to run) and find.lua with flag 2 (the one script it runs now); lib.lua
+# prepended, as the coordinator does.
 # Usage: bench/redis-queue.sh [tokens (1000000)] [requests per run (400000)]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -52,4 +53,8 @@ for pipeline in 1 16; do
   redis-benchmark -p "$port" -c 50 -n "$requests" -P "$pipeline" -q \
     evalsha "$stats_sha" 0 "${common[@]}" | tr '\r' '\n' | grep -v '^$' | tail -1 |
     sed "s/^[^:]*:/stats.lua (ZCARD x2 + ZCOUNT), pipeline $pipeline:/"
+  # What a status poll costs since it is one script: find.lua with flag 2 adds the line's counts.
+  redis-benchmark -p "$port" -c 50 -n "$requests" -r "$n" -P "$pipeline" -q \
+    evalsha "$find_sha" 0 "${common[@]}" __rand_int__ 2 | tr '\r' '\n' | grep -v '^$' | tail -1 |
+    sed "s/^[^:]*:/find.lua flag 2 (a whole status poll: lookup + counts), pipeline $pipeline:/"
 done
