@@ -311,6 +311,23 @@ class PaymentsWorkload final : public Workload {
 
 }  // namespace
 
+/// Drives one workload, shared by every shard, over the configured window; `step` is the
+/// scenario's main step (status, seats, token). The workload is made here, after the shards,
+/// so that its connections close before the shards' io_contexts go.
+template <class MakeWorkload>
+void run_on_every_shard(Shared& shared, Outcome& out, const char* step, MakeWorkload make_workload) {
+  const Window win = window_from_now(shared.cfg);
+  LoadRun run = make_shards(shared, win.measure_start, win.measure_end);
+  auto workload = make_workload();
+  for (std::size_t s = 0; s < run.shards.size(); ++s) {
+    workload.attach(*run.shards[s], run.workers_of[s]);
+  }
+  shared.phase = step;
+  drive(shared, run, workload, win.load_start, win.measure_end);
+  merge_shards(run, out);
+  out.main_step = step;
+}
+
 void scenario_status(Shared& shared, Outcome& out) {
   auto setup = setup_shard(shared);
   auto conn = setup->connect();
@@ -333,16 +350,10 @@ void scenario_status(Shared& shared, Outcome& out) {
     std::cerr << "warning: " << warning << "\n";
     shared.note(warning);
   }
-  const Window win = window_from_now(shared.cfg);
-  LoadRun run = make_shards(shared, win.measure_start, win.measure_end);
-  FixedGetWorkload workload("status", "/api/queue/status", second->token, static_cast<std::size_t>(shared.cfg.concurrency));
-  for (std::size_t s = 0; s < run.shards.size(); ++s) {
-    workload.attach(*run.shards[s], run.workers_of[s]);
-  }
-  shared.phase = "status";
-  drive(shared, run, workload, win.load_start, win.measure_end);
-  merge_shards(run, out);
-  out.main_step = "status";
+  const std::string token = second->token;
+  run_on_every_shard(shared, out, "status", [&] {
+    return FixedGetWorkload("status", "/api/queue/status", token, static_cast<std::size_t>(shared.cfg.concurrency));
+  });
 }
 
 void scenario_seats(Shared& shared, Outcome& out) {
@@ -363,30 +374,15 @@ void scenario_seats(Shared& shared, Outcome& out) {
     }
   }
   out.extra["concert_id"] = concert;
-  const Window win = window_from_now(shared.cfg);
-  LoadRun run = make_shards(shared, win.measure_start, win.measure_end);
-  FixedGetWorkload workload("seats", "/api/concerts/" + std::to_string(concert) + "/seats", "",
+  run_on_every_shard(shared, out, "seats", [&] {
+    return FixedGetWorkload("seats", "/api/concerts/" + std::to_string(concert) + "/seats", "",
                             static_cast<std::size_t>(shared.cfg.concurrency));
-  for (std::size_t s = 0; s < run.shards.size(); ++s) {
-    workload.attach(*run.shards[s], run.workers_of[s]);
-  }
-  shared.phase = "seats";
-  drive(shared, run, workload, win.load_start, win.measure_end);
-  merge_shards(run, out);
-  out.main_step = "seats";
+  });
 }
 
 void scenario_token(Shared& shared, Outcome& out) {
-  const Window win = window_from_now(shared.cfg);
-  LoadRun run = make_shards(shared, win.measure_start, win.measure_end);
-  TokenWorkload workload(static_cast<std::size_t>(shared.cfg.concurrency));
-  for (std::size_t s = 0; s < run.shards.size(); ++s) {
-    workload.attach(*run.shards[s], run.workers_of[s]);
-  }
-  shared.phase = "token";
-  drive(shared, run, workload, win.load_start, win.measure_end);
-  merge_shards(run, out);
-  out.main_step = "token";
+  run_on_every_shard(shared, out, "token",
+                     [&] { return TokenWorkload(static_cast<std::size_t>(shared.cfg.concurrency)); });
 }
 
 void scenario_holds(Shared& shared, Outcome& out) {
