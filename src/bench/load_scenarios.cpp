@@ -385,6 +385,30 @@ void scenario_token(Shared& shared, Outcome& out) {
                      [&] { return TokenWorkload(static_cast<std::size_t>(shared.cfg.concurrency)); });
 }
 
+/// Drives shard s with workloads[s] (workloads that keep per-shard state: seat sources, facts),
+/// each shard on its own thread but the first, which runs on this one; the shards come back
+/// into `run` for merging.
+template <class ShardWorkload>
+void drive_each_shard(Shared& shared, LoadRun& run, std::vector<std::unique_ptr<ShardWorkload>>& workloads,
+                      const Window& win) {
+  std::vector<LoadRun> singles(run.shards.size());
+  for (std::size_t s = 0; s < run.shards.size(); ++s) {
+    singles[s].shards.push_back(std::move(run.shards[s]));
+    singles[s].workers_of.push_back(run.workers_of[s]);
+  }
+  std::vector<std::thread> threads;
+  for (std::size_t s = 1; s < singles.size(); ++s) {
+    threads.emplace_back([&, s] { drive(shared, singles[s], *workloads[s], win.load_start, win.measure_end); });
+  }
+  drive(shared, singles[0], *workloads[0], win.load_start, win.measure_end);
+  for (auto& t : threads) {
+    t.join();
+  }
+  for (std::size_t s = 0; s < singles.size(); ++s) {
+    run.shards[s] = std::move(singles[s].shards[0]);
+  }
+}
+
 void scenario_holds(Shared& shared, Outcome& out) {
   const auto workers = static_cast<std::size_t>(shared.cfg.concurrency);
   auto setup = setup_shard(shared);
@@ -414,26 +438,7 @@ void scenario_holds(Shared& shared, Outcome& out) {
     workloads.back()->attach(*run.shards[s], run.workers_of[s]);
   }
   shared.phase = "holds";
-  if (run.shards.size() == 1) {
-    drive(shared, run, *workloads[0], win.load_start, win.measure_end);
-  } else {
-    // Each shard runs its own workload: drive them one shard at a time through one LoadRun each.
-    std::vector<std::thread> threads;
-    std::vector<LoadRun> singles(run.shards.size());
-    for (std::size_t s = 0; s < run.shards.size(); ++s) {
-      singles[s].shards.push_back(std::move(run.shards[s]));
-      singles[s].workers_of.push_back(run.workers_of[s]);
-    }
-    for (std::size_t s = 0; s < singles.size(); ++s) {
-      threads.emplace_back([&, s] { drive(shared, singles[s], *workloads[s], win.load_start, win.measure_end); });
-    }
-    for (auto& t : threads) {
-      t.join();
-    }
-    for (std::size_t s = 0; s < singles.size(); ++s) {
-      run.shards[s] = std::move(singles[s].shards[0]);
-    }
-  }
+  drive_each_shard(shared, run, workloads, win);
   merge_shards(run, out);
   out.extra["concerts_created"] = shared.concerts_created.load();
   out.main_step = "hold";
@@ -449,22 +454,7 @@ void scenario_payments(Shared& shared, Outcome& out) {
     workloads.back()->attach(*run.shards[s], run.workers_of[s]);
   }
   shared.phase = "payments";
-  std::vector<std::thread> threads;
-  std::vector<LoadRun> singles(run.shards.size());
-  for (std::size_t s = 0; s < run.shards.size(); ++s) {
-    singles[s].shards.push_back(std::move(run.shards[s]));
-    singles[s].workers_of.push_back(run.workers_of[s]);
-  }
-  for (std::size_t s = 1; s < singles.size(); ++s) {
-    threads.emplace_back([&, s] { drive(shared, singles[s], *workloads[s], win.load_start, win.measure_end); });
-  }
-  drive(shared, singles[0], *workloads[0], win.load_start, win.measure_end);
-  for (auto& t : threads) {
-    t.join();
-  }
-  for (std::size_t s = 0; s < singles.size(); ++s) {
-    run.shards[s] = std::move(singles[s].shards[0]);
-  }
+  drive_each_shard(shared, run, workloads, win);
   merge_shards(run, out);
   out.main_step = "pay";
   std::vector<std::int64_t> concerts;
