@@ -1,26 +1,41 @@
 #include "http/router.hpp"
 
 #include <array>
+#include <stdexcept>
 #include <string_view>
 
 namespace concertd::http {
 namespace {
 
-std::vector<std::string> split_path(std::string_view path) {
-  std::vector<std::string> out;
+/// No route has more segments, so a longer path matches none.
+constexpr std::size_t kMaxSegments = 8;
+
+/// The segments of "/a/b/c" as views into the path, without allocating; `valid` is false when
+/// the path does not start with '/' or has more than kMaxSegments.
+struct PathSegments {
+  std::array<std::string_view, kMaxSegments> parts;
+  std::size_t count = 0;
+  bool valid = false;
+};
+
+PathSegments split_path(std::string_view path) {
+  PathSegments out;
   if (path.empty() || path[0] != '/') {
     return out;
   }
-  std::size_t start = 1;
-  for (;;) {
+  for (std::size_t start = 1;;) {
+    if (out.count == kMaxSegments) {
+      return out;
+    }
     const std::size_t slash = path.find('/', start);
-    out.emplace_back(path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
+    out.parts[out.count++] =
+        path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     if (slash == std::string_view::npos) {
-      break;
+      out.valid = true;
+      return out;
     }
     start = slash + 1;
   }
-  return out;
 }
 
 bool is_param(const std::string& segment) { return segment.size() > 2 && segment.front() == '{' && segment.back() == '}'; }
@@ -28,34 +43,22 @@ bool is_param(const std::string& segment) { return segment.size() > 2 && segment
 }  // namespace
 
 void Router::add(std::string method, std::string pattern, Handler handler) {
-  auto segments = split_path(pattern);
+  const PathSegments split = split_path(pattern);
+  if (!split.valid) {
+    throw std::logic_error("route pattern must start with '/' and have at most 8 segments: " + pattern);
+  }
+  std::vector<std::string> segments(split.parts.begin(), split.parts.begin() + static_cast<std::ptrdiff_t>(split.count));
   _routes.push_back(Route{std::move(method), std::move(pattern), std::move(segments), std::move(handler)});
 }
 
 RouteMatch Router::match(Request& request) const {
-  // The path's segments as views into it, without allocating: a route has at most
-  // kMaxSegments, so a longer path matches none.
-  constexpr std::size_t kMaxSegments = 8;
-  std::array<std::string_view, kMaxSegments> parts;
-  std::size_t count = 0;
-  const std::string_view path = request.path;
-  bool too_long = path.empty() || path[0] != '/';
-  for (std::size_t start = 1; !too_long;) {
-    const std::size_t slash = path.find('/', start);
-    if (count == kMaxSegments) {
-      too_long = true;
-      break;
-    }
-    parts[count++] = path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
-    if (slash == std::string_view::npos) {
-      break;
-    }
-    start = slash + 1;
-  }
+  const PathSegments path = split_path(request.path);
   RouteMatch result;
-  if (too_long) {
+  if (!path.valid) {
     return result;
   }
+  const std::size_t count = path.count;
+  const auto& parts = path.parts;
   for (const auto& route : _routes) {
     if (route.segments.size() != count) {
       continue;
