@@ -90,12 +90,9 @@ const char* state_code(TokenState state) {
   return "";
 }
 
-/// {created, id, user, state, seq, position, issued, until or -1, spent or -1} of view() in lib.lua.
-IssueResult view_from(const Reply& r) {
-  if (r.type != Reply::Type::Array || r.elements.size() != 9) {
-    throw Unavailable("redis: unexpected token view");
-  }
-  const auto& e = r.elements;
+/// Elements 0 to 8, {created, id, user, state, seq, position, issued, until or -1, spent or -1},
+/// of view() in lib.lua; the caller has checked that there are at least nine.
+IssueResult view_from_elements(const std::vector<Reply>& e) {
   IssueResult out;
   out.created = as_int(e[0]) == 1;
   out.token.id = e[1].str;
@@ -107,6 +104,13 @@ IssueResult view_from(const Reply& r) {
   out.token.active_until = optional_time(e[7]);
   out.token.spent_at = optional_time(e[8]);
   return out;
+}
+
+IssueResult view_from(const Reply& r) {
+  if (r.type != Reply::Type::Array || r.elements.size() != 9) {
+    throw Unavailable("redis: unexpected token view");
+  }
+  return view_from_elements(r.elements);
 }
 
 }  // namespace
@@ -282,9 +286,7 @@ Task<Coordinator::Poll> RedisCoordinator::poll(std::string token_id, Timestamp n
   if (reply.type != Reply::Type::Array || (reply.elements.size() != 9 && reply.elements.size() != 12)) {
     throw Unavailable("redis: unexpected poll answer");
   }
-  Reply token = reply;
-  token.elements.resize(9);
-  out.token = view_from(token).token;
+  out.token = view_from_elements(reply.elements).token;
   if (reply.elements.size() == 12) {
     const auto& e = reply.elements;
     out.stats = QueueStats{as_int(e[9]), as_int(e[10]), as_int(e[11])};
