@@ -31,9 +31,12 @@ inline constexpr Statement kSeatMap{
     "FROM concerts c LEFT JOIN seats s ON s.concert_id = c.id WHERE c.id = $1::bigint ORDER BY s.number",
     1};
 
-inline constexpr Statement kHoldSeat{
-    "hold_seat",
-    "SELECT * FROM concertd_hold_seat($1, $2, $3::bigint, $4::integer, $5::bigint, $6::bigint, $7::integer)", 7};
+/// A batch of holds, decided in array order; one row per hold, in the same order.
+inline constexpr Statement kHoldSeats{
+    "hold_seats",
+    "SELECT * FROM concertd_hold_seats($1::text[], $2::text[], $3::bigint[], $4::integer[], $5::bigint[], "
+    "$6::integer[], $7::bigint)",
+    7};
 inline constexpr Statement kReservationById{
     "reservation_by_id",
     "SELECT id, user_id, concert_id, seat_number, price, status, expires_at FROM reservations WHERE id = $1", 1};
@@ -60,10 +63,11 @@ inline constexpr Statement kFindIdempotency{
     "WHERE user_id = $1 AND key = $2 AND created_at > $3::bigint",
     3};
 
-inline constexpr Statement kInsertToken{
-    "insert_token",
+/// A batch of new tokens, one row per array element.
+inline constexpr Statement kInsertTokens{
+    "insert_tokens",
     "INSERT INTO tokens (id, user_id, seq, state, issued_at, active_until, spent_at) "
-    "VALUES ($1, $2, $3::bigint, $4, $5::bigint, $6::bigint, $7::bigint)",
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[])",
     7};
 inline constexpr Statement kUpdateTokens{
     "update_tokens", "SELECT concertd_update_tokens($1::text[], $2::text[], $3::bigint[], $4::bigint[])", 4};

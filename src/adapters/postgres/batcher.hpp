@@ -1,0 +1,154 @@
+#pragma once
+// Group commit for PostgreSQL: operations of one kind that arrive while `max_in_flight` batches
+// of that kind run wait together, and go as one call (one transaction) when a batch ends. Under
+// light load an operation goes alone at once; under load a batch grows with the load, up to
+// `max_batch`, so that PostgreSQL pays its per-statement and per-commit costs once per batch
+// instead of once per operation.
+//
+// Everything here runs on the one executor (no locks). Every wait ends: a batch's call is bounded
+// by the pool's acquire and query timeouts, and each batch answers every operation it took.
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "adapters/postgres/pg_pool.hpp"
+#include "domain/errors.hpp"
+
+namespace concertd::postgres {
+
+template <class Request, class Outcome>
+class Batcher : public std::enable_shared_from_this<Batcher<Request, Outcome>> {
+ public:
+  /// Decides a whole batch: one outcome per request, in order. Throws when nothing was decided.
+  using Run = std::function<Task<std::vector<Outcome>>(const std::vector<Request>&)>;
+
+  struct Limits {
+    std::size_t max_batch;
+    std::size_t max_in_flight;
+    std::size_t max_waiting;  // beyond this, submit fails at once (Unavailable)
+  };
+
+  Batcher(boost::asio::any_io_executor executor, Run run, Limits limits)
+      : _executor(std::move(executor)), _run(std::move(run)), _limits(limits) {}
+
+  Task<Outcome> submit(Request request) {
+    if (_waiting.size() >= _limits.max_waiting) {
+      throw Unavailable("postgres: too many operations waiting for a batch");
+    }
+    auto entry = std::make_shared<Entry>(_executor, std::move(request));
+    _waiting.push_back(entry);
+    start_batches();
+    if (!entry->done) {  // batches start on a later turn of the loop: this wait is armed first
+      boost::system::error_code ignored;
+      co_await entry->timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
+    }
+    if (entry->error) {
+      std::rethrow_exception(entry->error);
+    }
+    co_return std::move(*entry->outcome);
+  }
+
+ private:
+  struct Entry {
+    Entry(const boost::asio::any_io_executor& executor, Request r) : request(std::move(r)), timer(executor) {
+      timer.expires_at(boost::asio::steady_timer::time_point::max());
+    }
+    void finish(Outcome o) {
+      outcome = std::move(o);
+      done = true;
+      timer.cancel();
+    }
+    void fail(std::exception_ptr e) {
+      error = std::move(e);
+      done = true;
+      timer.cancel();
+    }
+
+    Request request;
+    boost::asio::steady_timer timer;  // cancelled when the outcome is in
+    std::optional<Outcome> outcome;
+    std::exception_ptr error;
+    bool done = false;
+  };
+  using Batch = std::vector<std::shared_ptr<Entry>>;
+
+  void start_batches() {
+    while (_in_flight < _limits.max_in_flight && !_waiting.empty()) {
+      Batch batch;
+      while (!_waiting.empty() && batch.size() < _limits.max_batch) {
+        batch.push_back(std::move(_waiting.front()));
+        _waiting.pop_front();
+      }
+      ++_in_flight;
+      boost::asio::co_spawn(_executor, run_batch(this->shared_from_this(), std::move(batch)), boost::asio::detached);
+    }
+  }
+
+  static Task<void> run_batch(std::shared_ptr<Batcher> self, Batch batch) {
+    std::vector<Request> requests;
+    requests.reserve(batch.size());
+    for (const auto& entry : batch) {
+      requests.push_back(entry->request);
+    }
+    // A batch the database refused as a whole (one bad request rolls back the transaction) is
+    // rerun one request at a time, so that only the bad request fails. A lost connection fails
+    // the batch: rerunning would only wait for the same outage again.
+    bool one_by_one = false;
+    try {
+      deliver(batch, 0, batch.size(), co_await self->_run(requests));
+    } catch (const PgError&) {
+      if (batch.size() > 1) {
+        one_by_one = true;
+      } else {
+        batch[0]->fail(std::current_exception());
+      }
+    } catch (...) {
+      for (const auto& entry : batch) {
+        entry->fail(std::current_exception());
+      }
+    }
+    for (std::size_t i = 0; one_by_one && i < batch.size(); ++i) {
+      try {
+        const std::vector<Request> one{requests[i]};
+        deliver(batch, i, 1, co_await self->_run(one));
+      } catch (...) {
+        batch[i]->fail(std::current_exception());
+      }
+    }
+    --self->_in_flight;
+    self->start_batches();
+  }
+
+  /// The outcomes of batch[first, first + count), in order.
+  static void deliver(const Batch& batch, std::size_t first, std::size_t count, std::vector<Outcome> outcomes) {
+    if (outcomes.size() != count) {
+      throw std::runtime_error("postgres: a batch answered " + std::to_string(outcomes.size()) + " of " +
+                               std::to_string(count) + " operations");
+    }
+    for (std::size_t i = 0; i < outcomes.size(); ++i) {
+      batch[first + i]->finish(std::move(outcomes[i]));
+    }
+  }
+
+  boost::asio::any_io_executor _executor;
+  Run _run;
+  Limits _limits;
+  std::deque<std::shared_ptr<Entry>> _waiting;
+  std::size_t _in_flight = 0;
+};
+
+}  // namespace concertd::postgres
