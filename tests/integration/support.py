@@ -851,9 +851,10 @@ def admin_queue(srv: Server) -> dict:
     return expect(srv.get("/api/admin/queue", headers=srv.admin_headers()), 200)
 
 
-def race(srv: Server, specs: list[dict], timeout=30.0) -> list[Resp]:
+def race(srv: Server, specs: list[dict], timeout=30.0, check=True) -> list[Resp]:
     """Send all requests at once: every thread connects first, then all fire after a barrier.
-    Each spec: {"method", "path", "body"?, "raw"?, "token"?, "headers"?}."""
+    Each spec: {"method", "path", "body"?, "raw"?, "token"?, "headers"?}. check=False lets a
+    test that breaks the server on purpose see its 500s."""
     barrier = threading.Barrier(len(specs))
 
     def run(spec):
@@ -863,7 +864,7 @@ def race(srv: Server, specs: list[dict], timeout=30.0) -> list[Resp]:
             barrier.wait(timeout=timeout)
             return srv.request(spec["method"], spec["path"], spec.get("body"),
                                token=spec.get("token"), headers=spec.get("headers"),
-                               raw=spec.get("raw"), conn=conn)
+                               raw=spec.get("raw"), conn=conn, check=check)
         finally:
             conn.close()
 

@@ -24,6 +24,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
 
 #include "adapters/postgres/pg_pool.hpp"
 #include "domain/errors.hpp"
@@ -110,8 +111,10 @@ class Batcher : public std::enable_shared_from_this<Batcher<Request, Outcome>> {
     bool one_by_one = false;
     try {
       deliver(batch, 0, batch.size(), co_await self->_run(requests));
-    } catch (const PgError&) {
+    } catch (const PgError& e) {
       if (batch.size() > 1) {
+        spdlog::warn("postgres: a batch of {} was refused as a whole ({}); rerunning it one by one", batch.size(),
+                     e.what());
         one_by_one = true;
       } else {
         batch[0]->fail(std::current_exception());

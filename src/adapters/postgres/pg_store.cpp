@@ -39,18 +39,43 @@ std::optional<Timestamp> optional_time(const std::optional<std::int64_t>& v) {
   return v ? std::optional<Timestamp>(from_millis(*v)) : std::nullopt;
 }
 
-/// A PostgreSQL array literal of text: every element quoted, so no value can change its shape.
+/// Appends one element of a PostgreSQL array literal, quoted, so that no value can change the
+/// array's shape.
+void append_quoted(std::string& out, std::string_view value) {
+  out += '"';
+  for (const char c : value) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+    }
+    out += c;
+  }
+  out += '"';
+}
+
+/// A PostgreSQL array literal of text; nullopt is NULL.
+std::string text_array(const std::vector<std::optional<std::string>>& values) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) {
+      out += ',';
+    }
+    if (values[i]) {
+      append_quoted(out, *values[i]);
+    } else {
+      out += "NULL";
+    }
+  }
+  out += '}';
+  return out;
+}
+
 std::string text_array(const std::vector<std::string>& values) {
   std::string out = "{";
   for (std::size_t i = 0; i < values.size(); ++i) {
-    out += i == 0 ? "\"" : ",\"";
-    for (const char c : values[i]) {
-      if (c == '"' || c == '\\') {
-        out += '\\';
-      }
-      out += c;
+    if (i > 0) {
+      out += ',';
     }
-    out += '"';
+    append_quoted(out, values[i]);
   }
   out += '}';
   return out;
@@ -225,6 +250,71 @@ Task<std::vector<bool>> token_batch(std::shared_ptr<Pool> pool, const std::vecto
   co_return std::vector<bool>(tokens.size(), true);
 }
 
+/// Payments commit one by one too; under load they go in batches like holds (same measurement).
+constexpr std::size_t kMaxPaymentBatch = 64;
+constexpr std::size_t kPaymentBatchesInFlight = 1;
+constexpr std::size_t kMaxWaitingPayments = 4096;
+
+PaymentOutcome payment_outcome_from_row(const Result& r, int row, const PaymentRequest& req) {
+  using Kind = PaymentOutcome::Kind;
+  const std::string kind = r.text(row, 0);
+  PaymentOutcome out;
+  if (kind == "PAID") {
+    out.kind = Kind::Paid;
+    out.receipt = PaymentReceipt{req.payment_id,   req.reservation_id, r.integer(row, 1), static_cast<int>(r.integer(row, 2)),
+                                 r.integer(row, 3), r.integer(row, 4)};
+  } else if (kind == "INVALID_RESERVATION") {
+    out.kind = Kind::InvalidReservation;
+  } else if (kind == "INSUFFICIENT_BALANCE") {
+    out.kind = Kind::InsufficientBalance;
+    out.current_balance = r.integer(row, 5);
+    out.required_amount = r.integer(row, 6);
+  } else if (kind == "DUPLICATE_KEY") {
+    out.kind = Kind::DuplicateKey;
+  } else {
+    throw std::runtime_error("postgres: pay_batch: unknown outcome " + kind);
+  }
+  return out;
+}
+
+Task<std::vector<PaymentOutcome>> payment_batch(std::shared_ptr<Pool> pool, ReleaseListener on_release,
+                                                const std::vector<PaymentRequest>& requests) {
+  std::vector<std::optional<std::string>> reservations;
+  std::vector<std::optional<std::string>> users;
+  std::vector<std::optional<std::string>> payments;
+  std::vector<std::optional<std::string>> tokens;
+  std::vector<std::optional<std::int64_t>> nows;
+  std::vector<std::optional<std::string>> keys;
+  std::vector<std::optional<std::string>> endpoints;
+  std::vector<std::optional<std::string>> fingerprints;
+  for (const PaymentRequest& req : requests) {
+    reservations.emplace_back(req.reservation_id);
+    users.emplace_back(req.user_id);
+    payments.emplace_back(req.payment_id);
+    tokens.emplace_back(req.token_id);
+    nows.emplace_back(to_millis(req.now));
+    keys.push_back(stamp_field(req.idempotency, &IdempotencyStamp::key));
+    endpoints.push_back(stamp_field(req.idempotency, &IdempotencyStamp::endpoint));
+    fingerprints.push_back(stamp_field(req.idempotency, &IdempotencyStamp::fingerprint));
+  }
+  Params params{text_array(reservations), text_array(users), text_array(payments),  text_array(tokens),
+                bigint_array(nows),       text_array(keys),  text_array(endpoints), text_array(fingerprints)};
+  const Result r = co_await query(pool, sql::kPayBatch, std::move(params));
+  if (r.rows() != static_cast<int>(requests.size())) {
+    throw std::runtime_error("postgres: pay_batch returned " + std::to_string(r.rows()) + " rows for " +
+                             std::to_string(requests.size()) + " payments");
+  }
+  std::vector<PaymentOutcome> outcomes;
+  outcomes.reserve(requests.size());
+  for (int row = 0; row < r.rows(); ++row) {
+    if (const auto stale = released_from_row(r, row, 7); stale && on_release) {
+      on_release(*stale);  // committed: the call returned
+    }
+    outcomes.push_back(payment_outcome_from_row(r, row, requests[static_cast<std::size_t>(row)]));
+  }
+  co_return outcomes;
+}
+
 Task<void> apply_migrations(Connection& c) {
   co_await c.run_text(sql::kNoStatementTimeout, kQueryTimeout);
   co_await c.run_text(sql::kMigrationLock, kMigrationTimeout);
@@ -255,6 +345,7 @@ struct PgStore::Impl {
   ReleaseListener on_release;
   std::shared_ptr<Batcher<HoldRequest, HoldOutcome>> holds;
   std::shared_ptr<Batcher<TokenRecord, bool>> tokens;  // the outcome is only "stored"
+  std::shared_ptr<Batcher<PaymentRequest, PaymentOutcome>> payments;
 
   /// Called after the statement that released `hold` has committed (autocommit: when it returned).
   void released(const std::optional<Reservation>& hold) const {
@@ -279,6 +370,12 @@ PgStore::PgStore(boost::asio::any_io_executor executor, std::string uri, std::si
   _impl->tokens = std::make_shared<Batcher<TokenRecord, bool>>(
       executor, std::move(run_tokens),
       Batcher<TokenRecord, bool>::Limits{kMaxTokenBatch, kTokenBatchesInFlight, kMaxWaitingTokens});
+  auto run_payments = [pool = _impl->pool, listener = _impl->on_release](const std::vector<PaymentRequest>& requests) {
+    return payment_batch(pool, listener, requests);
+  };
+  _impl->payments = std::make_shared<Batcher<PaymentRequest, PaymentOutcome>>(
+      executor, std::move(run_payments),
+      Batcher<PaymentRequest, PaymentOutcome>::Limits{kMaxPaymentBatch, kPaymentBatchesInFlight, kMaxWaitingPayments});
 }
 
 PgStore::~PgStore() { _impl->pool->shutdown(); }
@@ -454,38 +551,7 @@ Task<ChargeOutcome> PgStore::charge(ChargeRequest req) {
   co_return out;
 }
 
-Task<PaymentOutcome> PgStore::pay(PaymentRequest req) {
-  using Kind = PaymentOutcome::Kind;
-  Params params{req.reservation_id,
-                req.user_id,
-                req.payment_id,
-                req.token_id,
-                num(req.now),
-                stamp_field(req.idempotency, &IdempotencyStamp::key),
-                stamp_field(req.idempotency, &IdempotencyStamp::endpoint),
-                stamp_field(req.idempotency, &IdempotencyStamp::fingerprint)};
-  const Result r = co_await query(_impl->pool, sql::kPay, std::move(params));
-  one_row(r, "pay");
-  _impl->released(released_from_row(r, 0, 7));
-  const std::string kind = r.text(0, 0);
-  PaymentOutcome out;
-  if (kind == "PAID") {
-    out.kind = Kind::Paid;
-    out.receipt = PaymentReceipt{req.payment_id, req.reservation_id, r.integer(0, 1), static_cast<int>(r.integer(0, 2)),
-                                 r.integer(0, 3), r.integer(0, 4)};
-  } else if (kind == "INVALID_RESERVATION") {
-    out.kind = Kind::InvalidReservation;
-  } else if (kind == "INSUFFICIENT_BALANCE") {
-    out.kind = Kind::InsufficientBalance;
-    out.current_balance = r.integer(0, 5);
-    out.required_amount = r.integer(0, 6);
-  } else if (kind == "DUPLICATE_KEY") {
-    out.kind = Kind::DuplicateKey;
-  } else {
-    throw std::runtime_error("postgres: pay: unknown outcome " + kind);
-  }
-  co_return out;
-}
+Task<PaymentOutcome> PgStore::pay(PaymentRequest req) { return _impl->payments->submit(std::move(req)); }
 
 Task<std::optional<ChargeReceipt>> PgStore::charge_receipt(std::string transaction_id) {
   Params params{transaction_id};

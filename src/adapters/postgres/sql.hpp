@@ -51,7 +51,12 @@ inline constexpr Statement kReleaseExpired{
 inline constexpr Statement kBalanceOf{"balance_of", "SELECT balance, updated_at FROM balances WHERE user_id = $1", 1};
 inline constexpr Statement kCharge{
     "charge", "SELECT * FROM concertd_charge($1, $2::bigint, $3::bigint, $4, $5::bigint, $6, $7, $8)", 8};
-inline constexpr Statement kPay{"pay", "SELECT * FROM concertd_pay($1, $2, $3, $4, $5::bigint, $6, $7, $8)", 8};
+/// A batch of payments, decided in array order; one row per payment, in the same order.
+inline constexpr Statement kPayBatch{
+    "pay_batch",
+    "SELECT * FROM concertd_pay_batch($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], "
+    "$7::text[], $8::text[])",
+    8};
 inline constexpr Statement kChargeReceipt{
     "charge_receipt", "SELECT user_id, balance_after, amount FROM balance_history WHERE id = $1 AND type = 'CHARGE'", 1};
 inline constexpr Statement kPaymentReceipt{

@@ -1,0 +1,115 @@
+"""Holds go to PostgreSQL in batches (concertd_hold_seats, one transaction per batch).
+
+Run with CONCERTD_TEST_ENGINE=postgres (or distributed); skipped on the embedded engine. The
+function is called directly with psql for the rules inside one batch (the API's seat lock keeps
+two holds of one seat out of one batch), and through the API with one seat broken on purpose in
+a batch made to form behind a row lock.
+"""
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+import backends
+from support import active_user, create_concert, expect, hold, race, seat_map, wait_until
+
+pytestmark = pytest.mark.skipif(not backends.uses_postgres(), reason="PostgreSQL store only")
+
+# Far in the future, so that the server's own expiry sweep (real clock) never touches these holds.
+NOW = 4_000_000_000_000
+
+
+def database_of(uri: str) -> str:
+    return uri.rsplit("/", 1)[1]
+
+
+def hold_batch(pg, db, holds, now, max_holds=2):
+    """holds: (reservation id, user, concert, seat) in batch order -> (kind, own, released) rows."""
+    ids, users, concerts, seats = (",".join(str(h[i]) for h in holds) for i in range(4))
+    expires = ",".join(str(now + 1000) for _ in holds)
+    limits = ",".join(str(max_holds) for _ in holds)
+    return [tuple(row) for row in pg.psql(
+        db, f"SELECT out_kind, coalesce(out_own_reservation, '-'), coalesce(rel_id, '-') "
+            f"FROM concertd_hold_seats('{{{ids}}}', '{{{users}}}', '{{{concerts}}}', '{{{seats}}}', "
+            f"'{{{expires}}}', '{{{limits}}}', {now})")]
+
+
+def test_one_batch_is_decided_in_order(make_server):
+    pg = backends.shared()
+    uri = pg.new_database()
+    srv = make_server("--postgres", uri)
+    db = database_of(uri)
+    cid = create_concert(srv, seat_count=5, price=10000)
+    rows = hold_batch(pg, db, [
+        ("b1", "u1", cid, 1),
+        ("b2", "u1", cid, 1),      # the same seat again, same user: taken, and it is theirs
+        ("b3", "u2", cid, 1),      # the same seat, another user: taken
+        ("b4", "u1", cid, 2),      # u1's second hold: at the limit of 2, allowed
+        ("b5", "u1", cid, 3),      # u1's third: over the limit, counting b1 and b4 of this batch
+        ("b6", "u3", cid, 9),      # no such seat
+        ("b7", "u3", 999_999, 1),  # no such concert
+    ], NOW)
+    assert rows == [("HELD", "-", "-"), ("ALREADY_ASSIGNED", "b1", "-"), ("ALREADY_ASSIGNED", "-", "-"),
+                    ("HELD", "-", "-"), ("HOLD_LIMIT_EXCEEDED", "-", "-"), ("SEAT_NOT_FOUND", "-", "-"),
+                    ("CONCERT_NOT_FOUND", "-", "-")]
+    assert pg.psql(db, f"SELECT number, status, coalesce(reservation_id, '-') FROM seats "
+                       f"WHERE concert_id = {cid} ORDER BY number") == [
+        ["1", "HELD", "b1"], ["2", "HELD", "b4"], ["3", "AVAILABLE", "-"], ["4", "AVAILABLE", "-"],
+        ["5", "AVAILABLE", "-"]]
+    assert pg.psql(db, "SELECT r.id, h.action FROM reservations r JOIN reservation_history h ON h.reservation_id = r.id "
+                       "ORDER BY r.id") == [["b1", "HOLD"], ["b4", "HOLD"]]
+
+    # After b1 ran out: the first hold of seat 1 in the next batch releases it, the second finds
+    # the seat taken again.
+    later = NOW + 5000
+    assert hold_batch(pg, db, [("c1", "u3", cid, 1), ("c2", "u2", cid, 1)], later) == [
+        ("HELD", "-", "b1"), ("ALREADY_ASSIGNED", "-", "-")]
+    assert pg.psql(db, "SELECT status FROM reservations WHERE id = 'b1'") == [["EXPIRED"]]
+    assert pg.psql(db, "SELECT action, reason FROM reservation_history WHERE reservation_id = 'b1' ORDER BY id") == [
+        ["HOLD", ""], ["AUTO_RELEASE", "EXPIRED"]]
+
+
+def test_a_broken_hold_fails_alone_and_writes_nothing(make_server):
+    pg = backends.shared()
+    uri = pg.new_database()
+    srv = make_server("--postgres", uri)
+    db = database_of(uri)
+    seats = 12
+    cid = create_concert(srv, seat_count=seats, price=10000)
+    fans = [active_user(srv, "batch") for _ in range(seats)]
+    # Seat 4 cannot be held: its update fails inside whatever batch it lands in.
+    pg.psql(db, "CREATE FUNCTION test_broken_seat() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "IF NEW.number = 4 AND NEW.status = 'HELD' THEN RAISE EXCEPTION 'broken on purpose'; END IF; "
+                "RETURN NEW; END $$; "
+                "CREATE TRIGGER test_broken_seat BEFORE UPDATE ON seats FOR EACH ROW EXECUTE FUNCTION test_broken_seat()")
+    # Seat 12's hold goes first and waits for a row lock held here, so that the other eleven queue
+    # behind it and go together as the next batch.
+    blocker = subprocess.Popen(
+        ["psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(pg.pg_port), "-U", "postgres", "-d", db, "-c",
+         f"BEGIN; SELECT 1 FROM seats WHERE concert_id = {cid} AND number = {seats} FOR UPDATE; "
+         f"SELECT pg_sleep(3); COMMIT;"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: pg.psql(db, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3)%' "
+                                       "AND pid <> pg_backend_pid()") == [["1"]], 5, "the blocking session")
+        with ThreadPoolExecutor(max_workers=1) as ex:
+            first = ex.submit(hold, srv, fans[-1][1], cid, seats)
+            wait_until(lambda: pg.psql(db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                           "AND query LIKE '%concertd_hold_seats%'") == [["1"]], 5,
+                       "the first batch waiting for the row lock")
+            results = race(srv, [{"method": "POST", "path": "/api/reservations", "token": token,
+                                  "body": {"concertId": cid, "seatNumber": seat}}
+                                 for seat, (_, token) in enumerate(fans[:-1], start=1)], check=False)
+            expect(first.result(), 201)
+    finally:
+        blocker.wait(30)
+    for seat, r in enumerate(results, start=1):
+        if seat == 4:
+            assert r.status == 500 and r.json["code"] == "INTERNAL", r
+        else:
+            assert r.status == 201, (seat, r)
+    assert "rerunning it one by one" in srv.log_text()
+    states = seat_map(srv, cid)
+    assert states[4]["status"] == "available"
+    assert all(states[n]["status"] == "temporarily_assigned" for n in range(1, seats + 1) if n != 4), states
+    assert pg.psql(db, f"SELECT count(*) FROM reservations WHERE concert_id = {cid}") == [[str(seats - 1)]]
+    assert pg.psql(db, f"SELECT count(*) FROM reservations WHERE concert_id = {cid} AND seat_number = 4") == [["0"]]
