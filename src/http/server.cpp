@@ -22,29 +22,70 @@ namespace {
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadChunk = 4096;
 
+using Clock = std::chrono::steady_clock;
+
+/// A connection and its one deadline. Beast's per-operation timeouts armed a timer around every
+/// read and write (clock reads, a timer-queue insert and removal each); here a stage only stores
+/// its deadline, and a watchdog closes the socket once the deadline has passed, which fails the
+/// pending read or write. The watchdog never sleeps longer than the shortest stage timeout, so
+/// that a stage may move the deadline without waking it: every deadline is at least that far
+/// ahead of the moment it is set, hence never before the watchdog's next look.
+struct Connection {
+  explicit Connection(tcp::socket s) : socket(std::move(s)), watchdog(socket.get_executor()) {}
+  void expires_after(Clock::duration d) { deadline = Clock::now() + d; }
+
+  tcp::socket socket;
+  asio::steady_timer watchdog;
+  Clock::time_point deadline = Clock::now();
+  bool done = false;  // the session ended; the watchdog stops
+};
+
+Task<void> watch(std::shared_ptr<Connection> c, Clock::duration longest_sleep) {
+  while (!c->done) {
+    c->watchdog.expires_at(std::min(c->deadline, Clock::now() + longest_sleep));
+    co_await c->watchdog.async_wait(kNoThrow);
+    if (!c->done && Clock::now() >= c->deadline) {
+      beast::error_code ignored;
+      c->socket.close(ignored);
+      co_return;
+    }
+  }
+}
+
+/// The peer went away, or the watchdog closed the socket: nothing left to answer.
+bool connection_ended(const beast::error_code& ec) {
+  return ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor;
+}
+
 /// A framing failure: answered, then the connection is closed.
-Task<void> reply_and_close(beast::tcp_stream& stream, ErrorCode code, const char* message) {
+Task<void> reply_and_close(Connection& c, Clock::duration timeout, ErrorCode code, const char* message) {
   const Response r = error_response(ClientError(code, message));
   std::string out;
   write_response(r, 11, false, out);
-  stream.expires_after(std::chrono::seconds(5));
-  co_await asio::async_write(stream, asio::buffer(out), kNoThrow);
+  c.expires_after(timeout);
+  co_await asio::async_write(c.socket, asio::buffer(out), kNoThrow);
   beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  c.socket.shutdown(tcp::socket::shutdown_send, ignored);
 }
 
 Task<void> session(tcp::socket socket, const Router& router, Metrics& metrics, ServerLimits limits) {
   beast::error_code ec;
   const auto remote = socket.remote_endpoint(ec);
   const std::string peer = ec ? std::string() : remote.address().to_string();
-  beast::tcp_stream stream(std::move(socket));
+  auto c = std::make_shared<Connection>(std::move(socket));
+  c->expires_after(limits.idle_timeout);
+  const Clock::duration shortest = std::min({Clock::duration(limits.header_timeout),
+                                             Clock::duration(limits.body_timeout),
+                                             Clock::duration(limits.idle_timeout)});
+  asio::co_spawn(c->socket.get_executor(), watch(c, shortest), asio::detached);
   beast::flat_buffer buffer;  // bounded by the parser's header and body limits
   std::string out;            // the response being written; its capacity is reused
   for (;;) {
     if (buffer.size() == 0) {
       // Between requests a connection may idle; the header clock starts with the first byte.
-      stream.expires_after(limits.idle_timeout);
-      auto [read_ec, n] = co_await stream.async_read_some(buffer.prepare(kReadChunk), kNoThrow);
+      c->expires_after(limits.idle_timeout);
+      auto [read_ec, n] = co_await c->socket.async_read_some(buffer.prepare(kReadChunk), kNoThrow);
       if (read_ec) {
         break;
       }
@@ -53,51 +94,54 @@ Task<void> session(tcp::socket socket, const Router& router, Metrics& metrics, S
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header));
     parser.body_limit(limits.max_body);
-    stream.expires_after(limits.header_timeout);
-    auto [header_ec, header_n] = co_await bhttp::async_read_header(stream, buffer, parser, kNoThrow);
+    c->expires_after(limits.header_timeout);
+    auto [header_ec, header_n] = co_await bhttp::async_read_header(c->socket, buffer, parser, kNoThrow);
     if (header_ec == bhttp::error::body_limit) {
       // Content-Length over the limit: refused from the headers, the body is never read.
-      co_await reply_and_close(stream, ErrorCode::PayloadTooLarge, "요청 본문이 너무 큽니다");
+      co_await reply_and_close(*c, shortest, ErrorCode::PayloadTooLarge, "요청 본문이 너무 큽니다");
       break;
     }
-    if (header_ec == beast::error::timeout || header_ec == bhttp::error::end_of_stream ||
-        header_ec == asio::error::eof || header_ec == asio::error::connection_reset) {
+    if (connection_ended(header_ec)) {
       break;
     }
     if (header_ec) {
-      co_await reply_and_close(stream, ErrorCode::InvalidRequest, "잘못된 HTTP 요청입니다");
+      co_await reply_and_close(*c, shortest, ErrorCode::InvalidRequest, "잘못된 HTTP 요청입니다");
       break;
     }
-    stream.expires_after(limits.body_timeout);
-    auto [body_ec, body_n] = co_await bhttp::async_read(stream, buffer, parser, kNoThrow);
-    if (body_ec == bhttp::error::body_limit) {
-      co_await reply_and_close(stream, ErrorCode::PayloadTooLarge, "요청 본문이 너무 큽니다");
-      break;
-    }
-    if (body_ec == beast::error::timeout || body_ec == asio::error::eof || body_ec == asio::error::connection_reset) {
-      break;
-    }
-    if (body_ec) {
-      co_await reply_and_close(stream, ErrorCode::InvalidRequest, "잘못된 HTTP 요청입니다");
-      break;
+    if (!parser.is_done()) {
+      c->expires_after(limits.body_timeout);
+      auto [body_ec, body_n] = co_await bhttp::async_read(c->socket, buffer, parser, kNoThrow);
+      if (body_ec == bhttp::error::body_limit) {
+        co_await reply_and_close(*c, shortest, ErrorCode::PayloadTooLarge, "요청 본문이 너무 큽니다");
+        break;
+      }
+      if (connection_ended(body_ec)) {
+        break;
+      }
+      if (body_ec) {
+        co_await reply_and_close(*c, shortest, ErrorCode::InvalidRequest, "잘못된 HTTP 요청입니다");
+        break;
+      }
     }
     auto beast_request = parser.release();
     const unsigned version = beast_request.version();
     const bool keep_alive = beast_request.keep_alive();
     Request request = to_request(std::move(beast_request), peer);
-    const auto started = std::chrono::steady_clock::now();
+    const auto started = Clock::now();
     std::string route;
     Response response = co_await dispatch(router, request, route);
-    metrics.observe(route, request.method, response.status,
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    const auto finished = Clock::now();
+    metrics.observe(route, request.method, response.status, std::chrono::duration<double>(finished - started).count());
     const bool stays_open = write_response(response, version, keep_alive, out);
-    stream.expires_after(limits.body_timeout);
-    auto [write_ec, written] = co_await asio::async_write(stream, asio::buffer(out), kNoThrow);
+    c->deadline = finished + limits.body_timeout;
+    auto [write_ec, written] = co_await asio::async_write(c->socket, asio::buffer(out), kNoThrow);
     if (write_ec || !stays_open) {
       break;
     }
   }
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  c->socket.shutdown(tcp::socket::shutdown_send, ec);
+  c->done = true;
+  c->watchdog.cancel();
 }
 
 /// Counts open connections; the accept loop waits on `wake` while the count is at the cap,

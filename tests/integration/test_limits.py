@@ -62,6 +62,31 @@ def test_half_sent_requests_do_not_stop_service(make_server):
         conn.sock.close()
 
 
+def test_a_request_whose_header_never_ends_is_closed_after_ten_seconds(make_server):
+    """The header timeout (10 s) closes a connection that started a request and stalled; one
+    that stays busy is not closed by it."""
+    srv = make_server()
+    stalled = RawConn(srv, timeout=20)
+    stalled.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # the blank line never comes
+    started = time.monotonic()
+    busy = RawConn(srv, timeout=20)
+    closed_after = None
+    while closed_after is None and time.monotonic() - started < 15:
+        # a request every half second on another connection, all along
+        busy.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        expect(busy.read_response(), 200)
+        stalled.sock.settimeout(0.5)
+        try:
+            if stalled.sock.recv(1) == b"":
+                closed_after = time.monotonic() - started
+        except socket.timeout:
+            pass
+        except ConnectionResetError:
+            closed_after = time.monotonic() - started
+    assert closed_after is not None, "the stalled connection was still open after 15 s"
+    assert 9 <= closed_after <= 12, f"closed after {closed_after:.1f} s"
+
+
 def test_token_issues_are_rate_limited_per_address(make_server):
     srv = make_server("--rate-limit", "2")
     expect(srv.post("/api/queue/token", {"userId": uid("r")}), 201)
