@@ -1,5 +1,5 @@
 // libFuzzer target: raw bytes from a client connection, end to end through the server's request
-// handling. The bytes are framed by Beast's request_parser exactly as src/http/server.cpp does it
+// handling. The bytes are framed by the server's own frame_buffered() over Beast's request_parser
 // (a new parser per request, the server's header and body limits, reads of at most 4 KiB, pipelined
 // requests until the input ends or a response closes the connection), each parsed request is
 // turned into an http::Request by the server's own to_request(), and dispatched through the
@@ -31,7 +31,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -164,32 +163,28 @@ class World {
         }
         buffer.commit(got);
       }
-      bhttp::request_parser<bhttp::string_body> parser;
+      http::RequestParser parser;
       parser.header_limit(static_cast<std::uint32_t>(limits.max_header));
       parser.body_limit(limits.max_body);
-      beast::error_code ec;
-      bhttp::read_header(stream, buffer, parser, ec);
-      if (ec == bhttp::error::body_limit) {
+      http::Framing framing = http::frame_buffered(parser, buffer);
+      while (framing == http::Framing::NeedMore) {
+        beast::error_code read_ec;
+        const std::size_t got = stream.read_some(buffer.prepare(kReadChunk), read_ec);
+        if (read_ec) {
+          return;  // the input ended inside a request: the server closes without an answer
+        }
+        buffer.commit(got);
+        framing = http::frame_buffered(parser, buffer);
+      }
+      if (framing == http::Framing::TooLarge) {
         framing_reply(ErrorCode::PayloadTooLarge, 413);
         return;
       }
-      if (ec == bhttp::error::end_of_stream) {
-        return;
-      }
-      if (ec) {
+      if (framing == http::Framing::Malformed) {
         framing_reply(ErrorCode::InvalidRequest, 400);
         return;
       }
       check_header(parser.get(), limits);
-      bhttp::read(stream, buffer, parser, ec);
-      if (ec == bhttp::error::body_limit) {
-        framing_reply(ErrorCode::PayloadTooLarge, 413);
-        return;
-      }
-      if (ec) {
-        framing_reply(ErrorCode::InvalidRequest, 400);
-        return;
-      }
       if (parser.get().body().size() > limits.max_body) {
         fail("a body over the limit was accepted", nullptr, nullptr);
       }

@@ -8,7 +8,10 @@
 #include <string_view>
 #include <utility>
 
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
 #include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -18,6 +21,39 @@ namespace concertd::http {
 
 using BeastRequest = boost::beast::http::request<boost::beast::http::string_body>;
 using BeastResponse = boost::beast::http::response<boost::beast::http::string_body>;
+using RequestParser = boost::beast::http::request_parser<boost::beast::http::string_body>;
+
+/// What the bytes read so far make of one request.
+enum class Framing {
+  NeedMore,   // read more, then frame again
+  Complete,   // the request is in the parser; what follows it stays in the buffer
+  TooLarge,   // a body over the parser's limit (from Content-Length, or as chunks arrive): 413
+  Malformed,  // anything else the parser refused, a header over its limit included: 400
+};
+
+/// Feeds `parser` what `buffer` holds, consuming it, until the request is complete or more
+/// bytes are needed. The server and the HTTP fuzzer frame requests with this and read only on
+/// NeedMore: a request that arrived whole (nearly all of them) costs no asynchronous operation.
+inline Framing frame_buffered(RequestParser& parser, boost::beast::flat_buffer& buffer) {
+  while (buffer.size() > 0 && !parser.is_done()) {
+    boost::beast::error_code ec;
+    const std::size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == boost::beast::http::error::need_more) {
+      return Framing::NeedMore;
+    }
+    if (ec == boost::beast::http::error::body_limit) {
+      return Framing::TooLarge;
+    }
+    if (ec) {
+      return Framing::Malformed;
+    }
+    if (used == 0) {
+      return Framing::NeedMore;  // nothing parsed and nothing refused: wait for bytes
+    }
+  }
+  return parser.is_done() ? Framing::Complete : Framing::NeedMore;
+}
 
 inline std::optional<std::string> header_of(const BeastRequest& req, std::string_view name) {
   auto it = req.find(name);

@@ -52,12 +52,6 @@ Task<void> watch(std::shared_ptr<Connection> c, Clock::duration longest_sleep) {
   }
 }
 
-/// The peer went away, or the watchdog closed the socket: nothing left to answer.
-bool connection_ended(const beast::error_code& ec) {
-  return ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
-         ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor;
-}
-
 /// A framing failure: answered, then the connection is closed.
 Task<void> reply_and_close(Connection& c, Clock::duration timeout, ErrorCode code, const char* message) {
   const Response r = error_response(ClientError(code, message));
@@ -91,37 +85,37 @@ Task<void> session(tcp::socket socket, const Router& router, Metrics& metrics, S
       }
       buffer.commit(n);
     }
-    bhttp::request_parser<bhttp::string_body> parser;
+    RequestParser parser;
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header));
     parser.body_limit(limits.max_body);
+    // The header's clock runs from its first byte to its end, the body's from there to its end:
+    // set once per stage, never pushed back by a slow trickle of bytes.
     c->expires_after(limits.header_timeout);
-    auto [header_ec, header_n] = co_await bhttp::async_read_header(c->socket, buffer, parser, kNoThrow);
-    if (header_ec == bhttp::error::body_limit) {
-      // Content-Length over the limit: refused from the headers, the body is never read.
+    bool in_body = false;
+    Framing framing = frame_buffered(parser, buffer);
+    while (framing == Framing::NeedMore) {
+      if (!in_body && parser.is_header_done()) {
+        in_body = true;
+        c->expires_after(limits.body_timeout);
+      }
+      auto [read_ec, n] = co_await c->socket.async_read_some(buffer.prepare(kReadChunk), kNoThrow);
+      if (read_ec) {
+        break;  // the peer went away, or the watchdog closed the socket
+      }
+      buffer.commit(n);
+      framing = frame_buffered(parser, buffer);
+    }
+    if (framing == Framing::NeedMore) {
+      break;
+    }
+    if (framing == Framing::TooLarge) {
+      // Content-Length over the limit is refused from the headers: the body is never read.
       co_await reply_and_close(*c, shortest, ErrorCode::PayloadTooLarge, "요청 본문이 너무 큽니다");
       break;
     }
-    if (connection_ended(header_ec)) {
-      break;
-    }
-    if (header_ec) {
+    if (framing == Framing::Malformed) {
       co_await reply_and_close(*c, shortest, ErrorCode::InvalidRequest, "잘못된 HTTP 요청입니다");
       break;
-    }
-    if (!parser.is_done()) {
-      c->expires_after(limits.body_timeout);
-      auto [body_ec, body_n] = co_await bhttp::async_read(c->socket, buffer, parser, kNoThrow);
-      if (body_ec == bhttp::error::body_limit) {
-        co_await reply_and_close(*c, shortest, ErrorCode::PayloadTooLarge, "요청 본문이 너무 큽니다");
-        break;
-      }
-      if (connection_ended(body_ec)) {
-        break;
-      }
-      if (body_ec) {
-        co_await reply_and_close(*c, shortest, ErrorCode::InvalidRequest, "잘못된 HTTP 요청입니다");
-        break;
-      }
     }
     auto beast_request = parser.release();
     const unsigned version = beast_request.version();
