@@ -79,33 +79,36 @@ class PgBatcherTest : public ::testing::Test {
     asio::co_spawn(io, submit_into(batcher, request, outcome), asio::detached);
     io.poll();
   }
+  /// Submits the requests one after another (each runs as far as it can before the next); their
+  /// outcomes land in `outcomes`, in order.
+  void submit_all(const std::shared_ptr<IntBatcher>& batcher, const std::vector<int>& requests) {
+    outcomes.resize(requests.size());  // sized once: the coroutines keep references into it
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      submit(batcher, requests[i], outcomes[i]);
+    }
+  }
 
   asio::io_context io;
   FakeDatabase db{io};
+  std::vector<Outcome> outcomes;
 };
 
 TEST_F(PgBatcherTest, RequestsArrivingWhileABatchRunsGoTogetherInTheNext) {
   auto batcher = make({64, 1, 100});
-  std::vector<Outcome> outcomes(4);
-  for (int i = 0; i < 4; ++i) {
-    submit(batcher, i + 1, outcomes[static_cast<std::size_t>(i)]);
-  }
+  submit_all(batcher, {1, 2, 3, 4});
   EXPECT_FALSE(outcomes[0].done);
   db.gate.cancel();
   io.run();
   EXPECT_EQ(db.batches, (std::vector<std::vector<int>>{{1}, {2, 3, 4}}));
-  for (int i = 0; i < 4; ++i) {
-    EXPECT_TRUE(outcomes[static_cast<std::size_t>(i)].done);
-    EXPECT_EQ(outcomes[static_cast<std::size_t>(i)].value, (i + 1) * 10);
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    EXPECT_TRUE(outcomes[i].done);
+    EXPECT_EQ(outcomes[i].value, static_cast<int>(i + 1) * 10);
   }
 }
 
 TEST_F(PgBatcherTest, ABatchIsNoLargerThanItsLimit) {
   auto batcher = make({2, 1, 100});
-  std::vector<Outcome> outcomes(5);
-  for (int i = 0; i < 5; ++i) {
-    submit(batcher, i + 1, outcomes[static_cast<std::size_t>(i)]);
-  }
+  submit_all(batcher, {1, 2, 3, 4, 5});
   db.gate.cancel();
   io.run();
   EXPECT_EQ(db.batches, (std::vector<std::vector<int>>{{1}, {2, 3}, {4, 5}}));
@@ -114,10 +117,7 @@ TEST_F(PgBatcherTest, ABatchIsNoLargerThanItsLimit) {
 TEST_F(PgBatcherTest, ABatchTheDatabaseRefusesIsRerunOneByOneSoOnlyTheBadRequestFails) {
   db.poison = 13;
   auto batcher = make({64, 1, 100});
-  std::vector<Outcome> outcomes(4);
-  for (int i = 0; i < 4; ++i) {
-    submit(batcher, 11 + i, outcomes[static_cast<std::size_t>(i)]);
-  }
+  submit_all(batcher, {11, 12, 13, 14});
   db.gate.cancel();
   io.run();
   EXPECT_EQ(db.batches, (std::vector<std::vector<int>>{{11}, {12, 13, 14}, {12}, {13}, {14}}));
@@ -130,10 +130,7 @@ TEST_F(PgBatcherTest, ABatchTheDatabaseRefusesIsRerunOneByOneSoOnlyTheBadRequest
 TEST_F(PgBatcherTest, ALostConnectionFailsTheWholeBatchWithoutRerunningIt) {
   db.connection_lost = true;
   auto batcher = make({64, 1, 100});
-  std::vector<Outcome> outcomes(3);
-  for (int i = 0; i < 3; ++i) {
-    submit(batcher, i + 1, outcomes[static_cast<std::size_t>(i)]);
-  }
+  submit_all(batcher, {1, 2, 3});
   db.gate.cancel();
   io.run();
   EXPECT_EQ(db.batches, (std::vector<std::vector<int>>{{1}, {2, 3}}));
@@ -144,10 +141,7 @@ TEST_F(PgBatcherTest, ALostConnectionFailsTheWholeBatchWithoutRerunningIt) {
 
 TEST_F(PgBatcherTest, AFullLineRefusesAtOnceInsteadOfGrowing) {
   auto batcher = make({64, 1, 2});
-  std::vector<Outcome> outcomes(4);
-  for (int i = 0; i < 4; ++i) {
-    submit(batcher, i + 1, outcomes[static_cast<std::size_t>(i)]);
-  }
+  submit_all(batcher, {1, 2, 3, 4});
   EXPECT_TRUE(outcomes[3].done);  // 1 runs, 2 and 3 wait: 4 finds the line full
   EXPECT_EQ(outcomes[3].error, "Unavailable");
   db.gate.cancel();
@@ -158,9 +152,7 @@ TEST_F(PgBatcherTest, AFullLineRefusesAtOnceInsteadOfGrowing) {
 
 TEST_F(PgBatcherTest, BatchesRunSideBySideUpToTheInFlightLimit) {
   auto batcher = make({64, 2, 100});
-  std::vector<Outcome> outcomes(2);
-  submit(batcher, 1, outcomes[0]);
-  submit(batcher, 2, outcomes[1]);
+  submit_all(batcher, {1, 2});
   // 1 waits at the gate; 2 went as a second batch beside it and is answered already.
   EXPECT_FALSE(outcomes[0].done);
   EXPECT_EQ(outcomes[1].value, 20);

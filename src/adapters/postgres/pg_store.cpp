@@ -152,6 +152,27 @@ const Result& one_row(const Result& r, const char* what) {
   return r;
 }
 
+/// The outcomes of a batch call, one row per request in order. The call has committed when it
+/// returns: the stale holds its rows released (rel_* columns from `released_column`) are told now.
+template <class Request, class Outcome>
+std::vector<Outcome> batch_outcomes(const Result& r, const std::vector<Request>& requests, int released_column,
+                                    const ReleaseListener& on_release,
+                                    Outcome (*from_row)(const Result&, int, const Request&)) {
+  if (r.rows() != static_cast<int>(requests.size())) {
+    throw std::runtime_error("postgres: a batch call returned " + std::to_string(r.rows()) + " rows for " +
+                             std::to_string(requests.size()) + " requests");
+  }
+  std::vector<Outcome> outcomes;
+  outcomes.reserve(requests.size());
+  for (int row = 0; row < r.rows(); ++row) {
+    if (const auto stale = released_from_row(r, row, released_column); stale && on_release) {
+      on_release(*stale);
+    }
+    outcomes.push_back(from_row(r, row, requests[static_cast<std::size_t>(row)]));
+  }
+  return outcomes;
+}
+
 /// Holds contend on seat rows and every one commits: they go to the database in batches. One
 /// batch at a time per instance measured best on two cores (`concertd bench holds`, 64 clients:
 /// 5,100-6,700 holds/s with one, 4,200-5,800 with two, 3,400 with eight): the batch grows instead
@@ -207,19 +228,7 @@ Task<std::vector<HoldOutcome>> hold_batch(std::shared_ptr<Pool> pool, ReleaseLis
   Params params{text_array(ids),     text_array(users),      bigint_array(concerts), bigint_array(seats),
                 bigint_array(expires), bigint_array(max_holds), num(now)};
   const Result r = co_await query(pool, sql::kHoldSeats, std::move(params));
-  if (r.rows() != static_cast<int>(requests.size())) {
-    throw std::runtime_error("postgres: hold_seats returned " + std::to_string(r.rows()) + " rows for " +
-                             std::to_string(requests.size()) + " holds");
-  }
-  std::vector<HoldOutcome> outcomes;
-  outcomes.reserve(requests.size());
-  for (int row = 0; row < r.rows(); ++row) {
-    if (const auto stale = released_from_row(r, row, 3); stale && on_release) {
-      on_release(*stale);  // committed: the call returned
-    }
-    outcomes.push_back(hold_outcome_from_row(r, row, requests[static_cast<std::size_t>(row)]));
-  }
-  co_return outcomes;
+  co_return batch_outcomes(r, requests, 3, on_release, hold_outcome_from_row);
 }
 
 /// A ticket opening issues tokens in a burst, and each one commits before its 201.
@@ -300,19 +309,7 @@ Task<std::vector<PaymentOutcome>> payment_batch(std::shared_ptr<Pool> pool, Rele
   Params params{text_array(reservations), text_array(users), text_array(payments),  text_array(tokens),
                 bigint_array(nows),       text_array(keys),  text_array(endpoints), text_array(fingerprints)};
   const Result r = co_await query(pool, sql::kPayBatch, std::move(params));
-  if (r.rows() != static_cast<int>(requests.size())) {
-    throw std::runtime_error("postgres: pay_batch returned " + std::to_string(r.rows()) + " rows for " +
-                             std::to_string(requests.size()) + " payments");
-  }
-  std::vector<PaymentOutcome> outcomes;
-  outcomes.reserve(requests.size());
-  for (int row = 0; row < r.rows(); ++row) {
-    if (const auto stale = released_from_row(r, row, 7); stale && on_release) {
-      on_release(*stale);  // committed: the call returned
-    }
-    outcomes.push_back(payment_outcome_from_row(r, row, requests[static_cast<std::size_t>(row)]));
-  }
-  co_return outcomes;
+  co_return batch_outcomes(r, requests, 7, on_release, payment_outcome_from_row);
 }
 
 Task<void> apply_migrations(Connection& c) {
