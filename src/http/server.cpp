@@ -40,6 +40,22 @@ struct Connection {
   bool done = false;  // the session ended; the watchdog stops
 };
 
+/// Ends the watchdog with the session, however the session ends (an exception included), so that
+/// the socket does not stay open until its deadline after the connection stopped counting.
+struct WatchdogStop {
+  explicit WatchdogStop(Connection& connection) : c(connection) {}
+  WatchdogStop(const WatchdogStop&) = delete;
+  WatchdogStop& operator=(const WatchdogStop&) = delete;
+  ~WatchdogStop() {
+    c.done = true;
+    c.watchdog.cancel();
+    beast::error_code ignored;
+    c.socket.close(ignored);
+  }
+
+  Connection& c;
+};
+
 Task<void> watch(std::shared_ptr<Connection> c, Clock::duration longest_sleep) {
   while (!c->done) {
     c->watchdog.expires_at(std::min(c->deadline, Clock::now() + longest_sleep));
@@ -68,6 +84,7 @@ Task<void> session(tcp::socket socket, const Router& router, Metrics& metrics, S
   const auto remote = socket.remote_endpoint(ec);
   const std::string peer = ec ? std::string() : remote.address().to_string();
   auto c = std::make_shared<Connection>(std::move(socket));
+  const WatchdogStop stop{*c};
   c->expires_after(limits.idle_timeout);
   const Clock::duration shortest = std::min({Clock::duration(limits.header_timeout),
                                              Clock::duration(limits.body_timeout),
@@ -121,6 +138,9 @@ Task<void> session(tcp::socket socket, const Router& router, Metrics& metrics, S
     const unsigned version = beast_request.version();
     const bool keep_alive = beast_request.keep_alive();
     Request request = to_request(std::move(beast_request), peer);
+    // No deadline while the request is handled: a hold or payment the store has committed must
+    // still be answered, however long its batch took (the store bounds its own waits).
+    c->deadline = Clock::time_point::max();
     const auto started = Clock::now();
     std::string route;
     Response response = co_await dispatch(router, request, route);
@@ -134,8 +154,6 @@ Task<void> session(tcp::socket socket, const Router& router, Metrics& metrics, S
     }
   }
   c->socket.shutdown(tcp::socket::shutdown_send, ec);
-  c->done = true;
-  c->watchdog.cancel();
 }
 
 /// Counts open connections; the accept loop waits on `wake` while the count is at the cap,

@@ -5,13 +5,15 @@ function is called directly with psql for the rules inside one batch (the API's 
 two holds of one seat out of one batch), and through the API with one seat broken on purpose in
 a batch made to form behind a row lock.
 """
+import json
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 import backends
-from support import active_user, create_concert, expect, hold, race, seat_map, wait_until
+from support import RawConn, active_user, create_concert, expect, hold, race, seat_map, wait_until
 
 pytestmark = pytest.mark.skipif(not backends.uses_postgres(), reason="PostgreSQL store only")
 
@@ -113,3 +115,37 @@ def test_a_broken_hold_fails_alone_and_writes_nothing(make_server):
     assert all(states[n]["status"] == "temporarily_assigned" for n in range(1, seats + 1) if n != 4), states
     assert pg.psql(db, f"SELECT count(*) FROM reservations WHERE concert_id = {cid}") == [[str(seats - 1)]]
     assert pg.psql(db, f"SELECT count(*) FROM reservations WHERE concert_id = {cid} AND seat_number = 4") == [["0"]]
+
+
+def test_a_slow_hold_is_answered_after_the_header_deadline_has_passed(make_server):
+    """The header clock (10 s) starts at the request's first byte and stops at its end: a hold
+    whose header took 6 s and whose row stayed locked 6 s more is answered, not cut off."""
+    pg = backends.shared()
+    uri = pg.new_database()
+    srv = make_server("--postgres", uri)
+    db = database_of(uri)
+    cid = create_concert(srv, seat_count=5, price=10000)
+    _, token = active_user(srv, "slow")
+    blocker = subprocess.Popen(
+        ["psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(pg.pg_port), "-U", "postgres", "-d", db, "-c",
+         f"BEGIN; SELECT 1 FROM seats WHERE concert_id = {cid} AND number = 3 FOR UPDATE; "
+         f"SELECT pg_sleep(12); COMMIT;"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: pg.psql(db, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(12)%' "
+                                       "AND pid <> pg_backend_pid()") == [["1"]], 5, "the blocking session")
+        started = time.monotonic()
+        body = json.dumps({"concertId": cid, "seatNumber": 3}).encode()
+        conn = RawConn(srv, timeout=30)
+        lines = [b"POST /api/reservations HTTP/1.1\r\n", b"Host: x\r\n", f"Authorization: Bearer {token}\r\n".encode(),
+                 b"Content-Type: application/json\r\n", f"Content-Length: {len(body)}\r\n".encode(), b"X-Slow: 1\r\n",
+                 b"X-Slow: 2\r\n"]
+        for line in lines:
+            conn.send(line)
+            time.sleep(1)  # the slow client under test, not a wait for the server
+        conn.send(b"\r\n" + body)
+        response = conn.read_response("POST", "/api/reservations")
+        took = time.monotonic() - started
+    finally:
+        blocker.wait(30)
+    expect(response, 201)
+    assert took > 10.5, f"answered after {took:.1f} s: the test did not outlast the header deadline"

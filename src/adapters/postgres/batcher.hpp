@@ -53,7 +53,7 @@ class Batcher : public std::enable_shared_from_this<Batcher<Request, Outcome>> {
     auto entry = std::make_shared<Entry>(_executor, std::move(request));
     _waiting.push_back(entry);
     start_batches();
-    if (!entry->done) {  // batches start on a later turn of the loop: this wait is armed first
+    if (!entry->done) {  // a batch that could finish without suspending has answered already
       boost::system::error_code ignored;
       co_await entry->timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
     }
@@ -99,18 +99,20 @@ class Batcher : public std::enable_shared_from_this<Batcher<Request, Outcome>> {
     }
   }
 
+  /// Answers every entry of the batch, whatever fails, then gives the batch's slot back.
   static Task<void> run_batch(std::shared_ptr<Batcher> self, Batch batch) {
-    std::vector<Request> requests;
-    requests.reserve(batch.size());
-    for (const auto& entry : batch) {
-      requests.push_back(entry->request);
-    }
     // A batch the database refused as a whole (one bad request rolls back the transaction) is
     // rerun one request at a time, so that only the bad request fails. A lost connection fails
     // the batch: rerunning would only wait for the same outage again.
+    std::vector<Request> requests;
     bool one_by_one = false;
     try {
-      deliver(batch, 0, batch.size(), co_await self->_run(requests));
+      requests.reserve(batch.size());
+      for (const auto& entry : batch) {
+        requests.push_back(entry->request);
+      }
+      std::vector<Outcome> outcomes = co_await self->_run(requests);
+      deliver(batch, 0, batch.size(), std::move(outcomes));
     } catch (const PgError& e) {
       if (batch.size() > 1) {
         spdlog::warn("postgres: a batch of {} was refused as a whole ({}); rerunning it one by one", batch.size(),
@@ -127,7 +129,8 @@ class Batcher : public std::enable_shared_from_this<Batcher<Request, Outcome>> {
     for (std::size_t i = 0; one_by_one && i < batch.size(); ++i) {
       try {
         const std::vector<Request> one{requests[i]};
-        deliver(batch, i, 1, co_await self->_run(one));
+        std::vector<Outcome> outcomes = co_await self->_run(one);
+        deliver(batch, i, 1, std::move(outcomes));
       } catch (...) {
         batch[i]->fail(std::current_exception());
       }

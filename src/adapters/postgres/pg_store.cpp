@@ -231,12 +231,18 @@ Task<std::vector<HoldOutcome>> hold_batch(std::shared_ptr<Pool> pool, ReleaseLis
   co_return batch_outcomes(r, requests, 3, on_release, hold_outcome_from_row);
 }
 
-/// A ticket opening issues tokens in a burst, and each one commits before its 201.
+/// A write to the tokens table: a new token, or state changes of stored ones. Both go through one
+/// ordered batcher (one batch at a time) so that a change never reaches the database before the
+/// insert of its token. A ticket opening issues tokens in a burst, and each commits before its 201.
+struct TokenWrite {
+  std::optional<TokenRecord> insert;
+  std::vector<TokenChange> changes;
+};
 constexpr std::size_t kMaxTokenBatch = 256;
-constexpr std::size_t kTokenBatchesInFlight = 2;
+constexpr std::size_t kTokenBatchesInFlight = 1;
 constexpr std::size_t kMaxWaitingTokens = 8192;
 
-Task<std::vector<bool>> token_batch(std::shared_ptr<Pool> pool, const std::vector<TokenRecord>& tokens) {
+Task<std::vector<bool>> token_batch(std::shared_ptr<Pool> pool, const std::vector<TokenWrite>& writes) {
   std::vector<std::string> ids;
   std::vector<std::string> users;
   std::vector<std::optional<std::int64_t>> seqs;
@@ -244,19 +250,40 @@ Task<std::vector<bool>> token_batch(std::shared_ptr<Pool> pool, const std::vecto
   std::vector<std::optional<std::int64_t>> issued_at;
   std::vector<std::optional<std::int64_t>> active_until;
   std::vector<std::optional<std::int64_t>> spent_at;
-  for (const TokenRecord& t : tokens) {
-    ids.push_back(t.id);
-    users.push_back(t.user_id);
-    seqs.emplace_back(t.seq);
-    states.emplace_back(token_state_name(t.state));
-    issued_at.emplace_back(to_millis(t.issued_at));
-    active_until.push_back(optional_millis(t.active_until));
-    spent_at.push_back(optional_millis(t.spent_at));
+  std::vector<std::string> changed_ids;
+  std::vector<std::string> changed_states;
+  std::vector<std::optional<std::int64_t>> changed_active_until;
+  std::vector<std::optional<std::int64_t>> changed_spent_at;
+  for (const TokenWrite& w : writes) {
+    if (const auto& t = w.insert) {
+      ids.push_back(t->id);
+      users.push_back(t->user_id);
+      seqs.emplace_back(t->seq);
+      states.emplace_back(token_state_name(t->state));
+      issued_at.emplace_back(to_millis(t->issued_at));
+      active_until.push_back(optional_millis(t->active_until));
+      spent_at.push_back(optional_millis(t->spent_at));
+    }
+    for (const TokenChange& c : w.changes) {
+      changed_ids.push_back(c.token_id);
+      changed_states.emplace_back(token_state_name(c.state));
+      changed_active_until.push_back(optional_millis(c.active_until));
+      changed_spent_at.push_back(optional_millis(c.spent_at));
+    }
   }
-  Params params{text_array(ids),         text_array(users),         bigint_array(seqs),    text_array(states),
-                bigint_array(issued_at), bigint_array(active_until), bigint_array(spent_at)};
-  co_await query(pool, sql::kInsertTokens, std::move(params));
-  co_return std::vector<bool>(tokens.size(), true);
+  Params params{text_array(ids),
+                text_array(users),
+                bigint_array(seqs),
+                text_array(states),
+                bigint_array(issued_at),
+                bigint_array(active_until),
+                bigint_array(spent_at),
+                text_array(changed_ids),
+                text_array(changed_states),
+                bigint_array(changed_active_until),
+                bigint_array(changed_spent_at)};
+  co_await query(pool, sql::kWriteTokens, std::move(params));
+  co_return std::vector<bool>(writes.size(), true);
 }
 
 /// Payments commit one by one too; under load they go in batches like holds (same measurement).
@@ -341,7 +368,7 @@ struct PgStore::Impl {
   std::shared_ptr<Pool> pool;
   ReleaseListener on_release;
   std::shared_ptr<Batcher<HoldRequest, HoldOutcome>> holds;
-  std::shared_ptr<Batcher<TokenRecord, bool>> tokens;  // the outcome is only "stored"
+  std::shared_ptr<Batcher<TokenWrite, bool>> tokens;  // the outcome is only "stored"
   std::shared_ptr<Batcher<PaymentRequest, PaymentOutcome>> payments;
 
   /// Called after the statement that released `hold` has committed (autocommit: when it returned).
@@ -363,10 +390,10 @@ PgStore::PgStore(boost::asio::any_io_executor executor, std::string uri, std::si
   _impl->holds = std::make_shared<Batcher<HoldRequest, HoldOutcome>>(
       executor, std::move(run_holds),
       Batcher<HoldRequest, HoldOutcome>::Limits{kMaxHoldBatch, kHoldBatchesInFlight, kMaxWaitingHolds});
-  auto run_tokens = [pool = _impl->pool](const std::vector<TokenRecord>& tokens) { return token_batch(pool, tokens); };
-  _impl->tokens = std::make_shared<Batcher<TokenRecord, bool>>(
+  auto run_tokens = [pool = _impl->pool](const std::vector<TokenWrite>& writes) { return token_batch(pool, writes); };
+  _impl->tokens = std::make_shared<Batcher<TokenWrite, bool>>(
       executor, std::move(run_tokens),
-      Batcher<TokenRecord, bool>::Limits{kMaxTokenBatch, kTokenBatchesInFlight, kMaxWaitingTokens});
+      Batcher<TokenWrite, bool>::Limits{kMaxTokenBatch, kTokenBatchesInFlight, kMaxWaitingTokens});
   auto run_payments = [pool = _impl->pool, listener = _impl->on_release](const std::vector<PaymentRequest>& requests) {
     return payment_batch(pool, listener, requests);
   };
@@ -580,24 +607,19 @@ Task<std::optional<IdempotencyRecord>> PgStore::find_idempotency(std::string use
 
 // ---- tokens and settings -------------------------------------------------------------------------
 
-Task<void> PgStore::save_token(TokenRecord t) { co_await _impl->tokens->submit(std::move(t)); }
+Task<void> PgStore::save_token(TokenRecord t) {
+  TokenWrite write;  // built outside the co_await: GCC 12 destroys braced temporaries there twice
+  write.insert = std::move(t);
+  co_await _impl->tokens->submit(std::move(write));
+}
 
 Task<void> PgStore::update_tokens(std::vector<TokenChange> changes) {
   if (changes.empty()) {
     co_return;
   }
-  std::vector<std::string> ids;
-  std::vector<std::string> states;
-  std::vector<std::optional<std::int64_t>> active_until;
-  std::vector<std::optional<std::int64_t>> spent_at;
-  for (const auto& c : changes) {
-    ids.push_back(c.token_id);
-    states.emplace_back(token_state_name(c.state));
-    active_until.push_back(optional_millis(c.active_until));
-    spent_at.push_back(optional_millis(c.spent_at));
-  }
-  Params params{text_array(ids), text_array(states), bigint_array(active_until), bigint_array(spent_at)};
-  co_await query(_impl->pool, sql::kUpdateTokens, std::move(params));
+  TokenWrite write;
+  write.changes = std::move(changes);
+  co_await _impl->tokens->submit(std::move(write));
 }
 
 Task<std::vector<TokenRecord>> PgStore::load_live_tokens(Timestamp spent_since) {

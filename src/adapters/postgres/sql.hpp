@@ -68,14 +68,12 @@ inline constexpr Statement kFindIdempotency{
     "WHERE user_id = $1 AND key = $2 AND created_at > $3::bigint",
     3};
 
-/// A batch of new tokens, one row per array element.
-inline constexpr Statement kInsertTokens{
-    "insert_tokens",
-    "INSERT INTO tokens (id, user_id, seq, state, issued_at, active_until, spent_at) "
-    "SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[])",
-    7};
-inline constexpr Statement kUpdateTokens{
-    "update_tokens", "SELECT concertd_update_tokens($1::text[], $2::text[], $3::bigint[], $4::bigint[])", 4};
+/// New tokens (the first seven arrays, one row each), then state changes of stored ones in order.
+inline constexpr Statement kWriteTokens{
+    "write_tokens",
+    "SELECT concertd_write_tokens($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], "
+    "$7::bigint[], $8::text[], $9::text[], $10::bigint[], $11::bigint[])",
+    11};
 inline constexpr Statement kLiveTokens{
     "live_tokens",
     "SELECT id, user_id, seq, state, issued_at, active_until, spent_at FROM tokens "

@@ -136,4 +136,5 @@ BEGIN
 END
 $$;
 
-DROP FUNCTION concertd_hold_seat(TEXT, TEXT, BIGINT, INTEGER, BIGINT, BIGINT, INTEGER);
+-- concertd_hold_seat stays for instances of the previous release during a rolling upgrade; a
+-- later migration drops it.
