@@ -25,6 +25,18 @@ def database_of(uri: str) -> str:
     return uri.rsplit("/", 1)[1]
 
 
+def lock_seat_row(pg, db, cid, seat, seconds):
+    """Another client holds the seat's row lock for `seconds`; returns once it does (wait() on the
+    returned process before the test ends)."""
+    blocker = subprocess.Popen(
+        ["psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(pg.pg_port), "-U", "postgres", "-d", db, "-c",
+         f"BEGIN; SELECT 1 FROM seats WHERE concert_id = {cid} AND number = {seat} FOR UPDATE; "
+         f"SELECT pg_sleep({seconds}); COMMIT;"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until(lambda: pg.psql(db, f"SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep({seconds})%' "
+                                   "AND pid <> pg_backend_pid()") == [["1"]], 5, "the blocking session")
+    return blocker
+
+
 def hold_batch(pg, db, holds, now, max_holds=2):
     """holds: (reservation id, user, concert, seat) in batch order -> (kind, own, released) rows."""
     ids, users, concerts, seats = (",".join(str(h[i]) for h in holds) for i in range(4))
@@ -86,13 +98,8 @@ def test_a_broken_hold_fails_alone_and_writes_nothing(make_server):
                 "CREATE TRIGGER test_broken_seat BEFORE UPDATE ON seats FOR EACH ROW EXECUTE FUNCTION test_broken_seat()")
     # Seat 12's hold goes first and waits for a row lock held here, so that the other eleven queue
     # behind it and go together as the next batch.
-    blocker = subprocess.Popen(
-        ["psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(pg.pg_port), "-U", "postgres", "-d", db, "-c",
-         f"BEGIN; SELECT 1 FROM seats WHERE concert_id = {cid} AND number = {seats} FOR UPDATE; "
-         f"SELECT pg_sleep(3); COMMIT;"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    blocker = lock_seat_row(pg, db, cid, seats, seconds=3)
     try:
-        wait_until(lambda: pg.psql(db, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3)%' "
-                                       "AND pid <> pg_backend_pid()") == [["1"]], 5, "the blocking session")
         with ThreadPoolExecutor(max_workers=1) as ex:
             first = ex.submit(hold, srv, fans[-1][1], cid, seats)
             wait_until(lambda: pg.psql(db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
@@ -126,13 +133,8 @@ def test_a_slow_hold_is_answered_after_the_header_deadline_has_passed(make_serve
     db = database_of(uri)
     cid = create_concert(srv, seat_count=5, price=10000)
     _, token = active_user(srv, "slow")
-    blocker = subprocess.Popen(
-        ["psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(pg.pg_port), "-U", "postgres", "-d", db, "-c",
-         f"BEGIN; SELECT 1 FROM seats WHERE concert_id = {cid} AND number = 3 FOR UPDATE; "
-         f"SELECT pg_sleep(12); COMMIT;"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    blocker = lock_seat_row(pg, db, cid, 3, seconds=12)
     try:
-        wait_until(lambda: pg.psql(db, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(12)%' "
-                                       "AND pid <> pg_backend_pid()") == [["1"]], 5, "the blocking session")
         started = time.monotonic()
         body = json.dumps({"concertId": cid, "seatNumber": 3}).encode()
         conn = RawConn(srv, timeout=30)
