@@ -53,7 +53,7 @@ class Batcher : public std::enable_shared_from_this<Batcher<Request, Outcome>> {
     auto entry = std::make_shared<Entry>(_executor, std::move(request));
     _waiting.push_back(entry);
     start_batches();
-    if (!entry->done) {  // a batch that could finish without suspending has answered already
+    if (!entry->done()) {  // a batch that could finish without suspending has answered already
       boost::system::error_code ignored;
       co_await entry->timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
     }
@@ -70,20 +70,18 @@ class Batcher : public std::enable_shared_from_this<Batcher<Request, Outcome>> {
     }
     void finish(Outcome o) {
       outcome = std::move(o);
-      done = true;
       timer.cancel();
     }
     void fail(std::exception_ptr e) {
       error = std::move(e);
-      done = true;
       timer.cancel();
     }
+    bool done() const { return outcome.has_value() || error != nullptr; }
 
-    Request request;
+    Request request;  // moved into the batch that takes it
     boost::asio::steady_timer timer;  // cancelled when the outcome is in
     std::optional<Outcome> outcome;
     std::exception_ptr error;
-    bool done = false;
   };
   using Batch = std::vector<std::shared_ptr<Entry>>;
 
@@ -109,7 +107,7 @@ class Batcher : public std::enable_shared_from_this<Batcher<Request, Outcome>> {
     try {
       requests.reserve(batch.size());
       for (const auto& entry : batch) {
-        requests.push_back(entry->request);
+        requests.push_back(std::move(entry->request));
       }
       std::vector<Outcome> outcomes = co_await self->_run(requests);
       deliver(batch, 0, batch.size(), std::move(outcomes));

@@ -123,6 +123,16 @@ std::unique_ptr<Database> open_database(const std::string& path, bool writer) {
   return db;
 }
 
+/// Tells a thread that waits on `wake` until `stopping` to end, and waits until it has.
+void stop_thread(std::mutex& mutex, std::condition_variable& wake, bool& stopping, std::thread& thread) {
+  {
+    std::lock_guard lock(mutex);
+    stopping = true;
+  }
+  wake.notify_one();
+  thread.join();
+}
+
 }  // namespace
 
 // ---- Worker --------------------------------------------------------------------------------
@@ -131,14 +141,7 @@ Worker::Worker(std::unique_ptr<Database> db, bool writes) : _db(std::move(db)), 
   _thread = std::thread([this] { loop(); });
 }
 
-Worker::~Worker() {
-  {
-    std::lock_guard lock(_mutex);
-    _stopping = true;
-  }
-  _wake.notify_one();
-  _thread.join();
-}
+Worker::~Worker() { stop_thread(_mutex, _wake, _stopping, _thread); }
 
 bool Worker::submit(Job job) {
   {
@@ -212,14 +215,7 @@ Checkpointer::Checkpointer(std::unique_ptr<Database> db) : _db(std::move(db)) {
   _thread = std::thread([this] { loop(); });
 }
 
-Checkpointer::~Checkpointer() {
-  {
-    std::lock_guard lock(_mutex);
-    _stopping = true;
-  }
-  _wake.notify_one();
-  _thread.join();
-}
+Checkpointer::~Checkpointer() { stop_thread(_mutex, _wake, _stopping, _thread); }
 
 void Checkpointer::loop() {
   std::unique_lock lock(_mutex);
