@@ -2,6 +2,7 @@
 // The durable store: the last word on seats and money. Every operation is one transaction;
 // every money or seat change either happens whole or not at all. Outcomes a client can cause
 // come back as values; an unreachable store throws Unavailable.
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -123,7 +124,10 @@ class Store {
                                                                   Timestamp now) = 0;
 
   virtual Task<void> save_token(TokenRecord token) = 0;
-  virtual Task<void> update_tokens(std::vector<TokenChange> changes) = 0;
+  /// Applies the changes in order. Returns the positions (in `changes`) of those whose token is
+  /// not stored: with several instances, a tick on one can admit a token whose insert on the
+  /// instance that issued it has not committed yet. The caller tries those again.
+  virtual Task<std::vector<std::size_t>> update_tokens(std::vector<TokenChange> changes) = 0;
   /// Tokens waiting or active, and those spent after `spent_since` (still in their grace).
   virtual Task<std::vector<TokenRecord>> load_live_tokens(Timestamp spent_since) = 0;
 

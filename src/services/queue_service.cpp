@@ -12,6 +12,10 @@ namespace {
 constexpr std::size_t kTokenBytes = 32;
 /// A tick writes at most this many token changes at once; the rest wait for the next tick.
 constexpr std::size_t kMaxChangesPerWrite = 4096;
+/// How long a change whose token is not stored is tried again. Another instance's insert commits
+/// within its store's own bounded waits, far below this; a token that is still missing after it
+/// was never stored (its issue failed and was taken back) or has been purged.
+constexpr Seconds kUnmatchedPatience{60};
 
 ClientError invalid_token() {
   return ClientError(ErrorCode::InvalidToken, "유효하지 않은 토큰입니다. 토큰을 다시 발급받아 주세요");
@@ -93,30 +97,59 @@ void QueueService::require_admitted(const TokenView& token) const {
 }
 
 Task<void> QueueService::tick() {
-  QueueChanges fresh = co_await _coordinator.tick(_clock.now());
+  const Timestamp now = _clock.now();
+  QueueChanges fresh = co_await _coordinator.tick(now);
+  for (TokenChange& change : fresh.changes) {
+    _unsaved.push_back(UnsavedChange{std::move(change), std::nullopt});
+  }
   if (fresh.line_lost) {
     // Whatever this instance still has to write goes first, so the store is as new as it gets.
-    if (!_unsaved.empty()) {
-      std::vector<TokenChange> pending = _unsaved;
-      co_await _store.update_tokens(std::move(pending));
-      _unsaved.clear();
+    while (!_unsaved.empty()) {
+      const std::size_t before = _unsaved.size();
+      co_await save_changes(now);
+      if (_unsaved.size() == before) {
+        break;  // only changes whose tokens are not stored yet are left; they wait for the next tick
+      }
     }
     spdlog::warn("the shared waiting line was lost; restoring it from the store");
     co_await restore();
     co_return;
   }
-  _unsaved.insert(_unsaved.end(), fresh.changes.begin(), fresh.changes.end());
+  try {
+    co_await save_changes(now);
+  } catch (const std::exception& e) {
+    spdlog::warn("token state changes not stored yet ({} pending): {}", _unsaved.size(), e.what());
+  }
+}
+
+Task<void> QueueService::save_changes(Timestamp now) {
   if (_unsaved.empty()) {
     co_return;
   }
   const std::size_t count = std::min(_unsaved.size(), kMaxChangesPerWrite);
-  std::vector<TokenChange> batch(_unsaved.begin(), _unsaved.begin() + static_cast<std::ptrdiff_t>(count));
-  try {
-    co_await _store.update_tokens(std::move(batch));
-    _unsaved.erase(_unsaved.begin(), _unsaved.begin() + static_cast<std::ptrdiff_t>(count));
-  } catch (const std::exception& e) {
-    spdlog::warn("token state changes not stored yet ({} pending): {}", _unsaved.size(), e.what());
+  std::vector<TokenChange> batch;
+  batch.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    batch.push_back(_unsaved[i].change);
   }
+  const std::vector<std::size_t> unmatched = co_await _store.update_tokens(std::move(batch));
+  // The written ones leave; an unmatched one stays where it was, ahead of every later change, so
+  // that a token's changes still reach the store in the order the line made them.
+  std::vector<UnsavedChange> kept;
+  for (const std::size_t i : unmatched) {
+    UnsavedChange& u = _unsaved.at(i);
+    if (!u.unmatched_since) {
+      u.unmatched_since = now;
+    }
+    if (now - *u.unmatched_since > kUnmatchedPatience) {
+      spdlog::warn("token {}: its {} change matched no stored token for {} s; dropped", u.change.token_id,
+                   token_state_name(u.change.state), kUnmatchedPatience.count());
+      continue;
+    }
+    kept.push_back(std::move(u));
+  }
+  _unsaved.erase(_unsaved.begin(), _unsaved.begin() + static_cast<std::ptrdiff_t>(count));
+  _unsaved.insert(_unsaved.begin(), std::make_move_iterator(kept.begin()), std::make_move_iterator(kept.end()));
 }
 
 Task<void> QueueService::restore() {

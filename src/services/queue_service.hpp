@@ -48,11 +48,20 @@ class QueueService {
   WaitEstimate estimate(std::int64_t position, const QueueStats& stats) const;
 
  private:
+  /// A change not yet in the store: its write failed, or its token was not stored yet.
+  struct UnsavedChange {
+    TokenChange change;
+    std::optional<Timestamp> unmatched_since;  // first time it matched no stored token
+  };
+  /// Writes the oldest unsaved changes, at most one write's worth; those whose token is not
+  /// stored yet stay at the front, in order, until their patience runs out.
+  Task<void> save_changes(Timestamp now);
+
   Store& _store;
   Coordinator& _coordinator;
   const Clock& _clock;
   ServiceConfig _config;
-  std::vector<TokenChange> _unsaved;  // changes a failed store write must not lose
+  std::vector<UnsavedChange> _unsaved;  // in the order the line made them
 };
 
 }  // namespace concertd

@@ -3,6 +3,7 @@
 Runs only when the suite is on both distributed engines (CONCERTD_TEST_ENGINE=distributed).
 """
 import random
+import signal
 import subprocess
 import threading
 import time
@@ -98,6 +99,44 @@ def test_token_from_one_instance_serves_on_another(make_server):
         assert seat_map(node, cid)[1]["status"] == "reserved"
         # The token was spent by the payment, on every instance.
         assert status_of(node, token).status == 401
+
+
+def test_admission_on_another_instance_waits_for_the_tokens_insert(make_server):
+    """A token issued on A waits in the shared line while A's insert of it is still uncommitted
+    (slowed by a trigger, and A stopped), and B's tick admits it: the ACTIVE change B writes
+    matches no row yet. It must be tried again once the row is there, not lost, or the store
+    keeps WAITING for a token the line has admitted (and would restore it so after a Redis loss)."""
+    b = backends.shared()
+    uri = b.new_database()
+    db = uri.rsplit("/", 1)[1]
+    shared = ["--postgres", uri, "--redis", b.new_redis(), "--max-active", "1"]
+    a, other = make_server(*shared), make_server(*shared)
+    other.ledger = a.ledger
+    cid = create_concert(other, seat_count=1, price=10_000)
+    head_user, head = active_user(other, "head")
+    expect(charge(other, head_user, head, 10_000), 200)
+    held = expect(hold(other, head, cid, 1), 201)
+    b.psql(db, "CREATE FUNCTION test_slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+               "PERFORM pg_sleep(3); RETURN NEW; END $$; "
+               "CREATE TRIGGER test_slow_insert BEFORE INSERT ON tokens FOR EACH ROW "
+               "WHEN (NEW.user_id LIKE 'slow-%') EXECUTE FUNCTION test_slow_insert()")
+    with ThreadPoolExecutor(max_workers=1) as ex:
+        issued = ex.submit(issue, a, uid("slow"))
+        wait_until(lambda: b.psql(db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'") == [["1"]],
+                   5, "A's insert in the trigger")
+        a.proc.send_signal(signal.SIGSTOP)  # A's own tick cannot take the admission now
+        try:
+            # The head pays: its token is spent, its slot freed, and B's tick admits the slow token.
+            expect(other.post("/api/payments", {"reservationId": held["reservationId"]}, token=head), 200)
+            wait_until(lambda: b.psql(db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'")
+                       == [["0"]], 10, "A's insert to commit")
+        finally:
+            a.proc.send_signal(signal.SIGCONT)
+        token = issued.result(timeout=30)["token"]
+    assert expect(status_of(other, token), 200)["status"] == "active"
+    wait_until(lambda: b.psql(db, f"SELECT state FROM tokens WHERE id = '{token}' AND active_until IS NOT NULL")
+               == [["ACTIVE"]], 10, lambda: f"the stored token to be ACTIVE: "
+                                           f"{b.psql(db, f'SELECT state, active_until FROM tokens')}")
 
 
 def test_charge_on_one_instance_is_read_on_every_other(make_server):

@@ -233,16 +233,19 @@ Task<std::vector<HoldOutcome>> hold_batch(std::shared_ptr<Pool> pool, ReleaseLis
 
 /// A write to the tokens table: a new token, or state changes of stored ones. Both go through one
 /// ordered batcher (one batch at a time) so that a change never reaches the database before the
-/// insert of its token. A ticket opening issues tokens in a burst, and each commits before its 201.
+/// insert of its token made by this instance. A ticket opening issues tokens in a burst, and each
+/// commits before its 201.
 struct TokenWrite {
   std::optional<TokenRecord> insert;
   std::vector<TokenChange> changes;
 };
+/// Positions in TokenWrite::changes that matched no stored token (see Store::update_tokens).
+using UnmatchedChanges = std::vector<std::size_t>;
 constexpr std::size_t kMaxTokenBatch = 256;
 constexpr std::size_t kTokenBatchesInFlight = 1;
 constexpr std::size_t kMaxWaitingTokens = 8192;
 
-Task<std::vector<bool>> token_batch(std::shared_ptr<Pool> pool, const std::vector<TokenWrite>& writes) {
+Task<std::vector<UnmatchedChanges>> token_batch(std::shared_ptr<Pool> pool, const std::vector<TokenWrite>& writes) {
   std::vector<std::string> ids;
   std::vector<std::string> users;
   std::vector<std::optional<std::int64_t>> seqs;
@@ -254,7 +257,9 @@ Task<std::vector<bool>> token_batch(std::shared_ptr<Pool> pool, const std::vecto
   std::vector<std::string> changed_states;
   std::vector<std::optional<std::int64_t>> changed_active_until;
   std::vector<std::optional<std::int64_t>> changed_spent_at;
-  for (const TokenWrite& w : writes) {
+  std::vector<std::pair<std::size_t, std::size_t>> change_origin;  // (write, position in its changes)
+  for (std::size_t write = 0; write < writes.size(); ++write) {
+    const TokenWrite& w = writes[write];
     if (const auto& t = w.insert) {
       ids.push_back(t->id);
       users.push_back(t->user_id);
@@ -264,7 +269,9 @@ Task<std::vector<bool>> token_batch(std::shared_ptr<Pool> pool, const std::vecto
       active_until.push_back(optional_millis(t->active_until));
       spent_at.push_back(optional_millis(t->spent_at));
     }
-    for (const TokenChange& c : w.changes) {
+    for (std::size_t position = 0; position < w.changes.size(); ++position) {
+      const TokenChange& c = w.changes[position];
+      change_origin.emplace_back(write, position);
       changed_ids.push_back(c.token_id);
       changed_states.emplace_back(token_state_name(c.state));
       changed_active_until.push_back(optional_millis(c.active_until));
@@ -282,8 +289,13 @@ Task<std::vector<bool>> token_batch(std::shared_ptr<Pool> pool, const std::vecto
                 text_array(changed_states),
                 bigint_array(changed_active_until),
                 bigint_array(changed_spent_at)};
-  co_await query(pool, sql::kWriteTokens, std::move(params));
-  co_return std::vector<bool>(writes.size(), true);
+  const Result r = co_await query(pool, sql::kStoreTokens, std::move(params));
+  std::vector<UnmatchedChanges> unmatched(writes.size());
+  for (int row = 0; row < r.rows(); ++row) {
+    const auto [write, position] = change_origin.at(static_cast<std::size_t>(r.integer(row, 0) - 1));
+    unmatched[write].push_back(position);
+  }
+  co_return unmatched;
 }
 
 /// Payments commit one by one too; under load they go in batches like holds (same measurement).
@@ -368,7 +380,7 @@ struct PgStore::Impl {
   std::shared_ptr<Pool> pool;
   ReleaseListener on_release;
   std::shared_ptr<Batcher<HoldRequest, HoldOutcome>> holds;
-  std::shared_ptr<Batcher<TokenWrite, bool>> tokens;  // the outcome is only "stored"
+  std::shared_ptr<Batcher<TokenWrite, UnmatchedChanges>> tokens;
   std::shared_ptr<Batcher<PaymentRequest, PaymentOutcome>> payments;
 
   /// Called after the statement that released `hold` has committed (autocommit: when it returned).
@@ -391,9 +403,9 @@ PgStore::PgStore(boost::asio::any_io_executor executor, std::string uri, std::si
       executor, std::move(run_holds),
       Batcher<HoldRequest, HoldOutcome>::Limits{kMaxHoldBatch, kHoldBatchesInFlight, kMaxWaitingHolds});
   auto run_tokens = [pool = _impl->pool](const std::vector<TokenWrite>& writes) { return token_batch(pool, writes); };
-  _impl->tokens = std::make_shared<Batcher<TokenWrite, bool>>(
+  _impl->tokens = std::make_shared<Batcher<TokenWrite, UnmatchedChanges>>(
       executor, std::move(run_tokens),
-      Batcher<TokenWrite, bool>::Limits{kMaxTokenBatch, kTokenBatchesInFlight, kMaxWaitingTokens});
+      Batcher<TokenWrite, UnmatchedChanges>::Limits{kMaxTokenBatch, kTokenBatchesInFlight, kMaxWaitingTokens});
   auto run_payments = [pool = _impl->pool, listener = _impl->on_release](const std::vector<PaymentRequest>& requests) {
     return payment_batch(pool, listener, requests);
   };
@@ -613,13 +625,13 @@ Task<void> PgStore::save_token(TokenRecord t) {
   co_await _impl->tokens->submit(std::move(write));
 }
 
-Task<void> PgStore::update_tokens(std::vector<TokenChange> changes) {
+Task<std::vector<std::size_t>> PgStore::update_tokens(std::vector<TokenChange> changes) {
   if (changes.empty()) {
-    co_return;
+    co_return std::vector<std::size_t>{};
   }
   TokenWrite write;
   write.changes = std::move(changes);
-  co_await _impl->tokens->submit(std::move(write));
+  co_return co_await _impl->tokens->submit(std::move(write));
 }
 
 Task<std::vector<TokenRecord>> PgStore::load_live_tokens(Timestamp spent_since) {

@@ -40,7 +40,7 @@ class PgStore final : public Store {
   Task<std::optional<IdempotencyRecord>> find_idempotency(std::string user_id, std::string key,
                                                           Timestamp now) override;
   Task<void> save_token(TokenRecord token) override;
-  Task<void> update_tokens(std::vector<TokenChange> changes) override;
+  Task<std::vector<std::size_t>> update_tokens(std::vector<TokenChange> changes) override;
   Task<std::vector<TokenRecord>> load_live_tokens(Timestamp spent_since) override;
   Task<std::optional<std::string>> get_setting(std::string name) override;
   Task<void> put_setting(std::string name, std::string value) override;

@@ -69,9 +69,9 @@ inline constexpr Statement kFindIdempotency{
     3};
 
 /// New tokens (the first seven arrays, one row each), then state changes of stored ones in order.
-inline constexpr Statement kWriteTokens{
-    "write_tokens",
-    "SELECT concertd_write_tokens($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], "
+inline constexpr Statement kStoreTokens{
+    "store_tokens",
+    "SELECT concertd_store_tokens($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], "
     "$7::bigint[], $8::text[], $9::text[], $10::bigint[], $11::bigint[])",
     11};
 inline constexpr Statement kLiveTokens{

@@ -738,16 +738,24 @@ Task<void> SqliteStore::save_token(TokenRecord t) {
   });
 }
 
-Task<void> SqliteStore::update_tokens(std::vector<TokenChange> changes) {
+Task<std::vector<std::size_t>> SqliteStore::update_tokens(std::vector<TokenChange> changes) {
+  // One writer orders every insert before the changes made after it, so a change matches nothing
+  // only when its token is really gone (forgotten after a failed insert, or purged).
   return on(*_writer, [changes = std::move(changes)](JobContext& ctx) {
-    for (const auto& c : changes) {
+    std::vector<std::size_t> unmatched;
+    for (std::size_t i = 0; i < changes.size(); ++i) {
+      const auto& c = changes[i];
       ctx.db.query(sql::kUpdateToken)
           .bind(1, c.token_id)
           .bind(2, std::string_view(token_state_name(c.state)))
           .bind(3, optional_ms(c.active_until))
           .bind(4, optional_ms(c.spent_at))
           .run();
+      if (ctx.db.changes() == 0) {
+        unmatched.push_back(i);
+      }
     }
+    return unmatched;
   });
 }
 
