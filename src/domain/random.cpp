@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <vector>
@@ -45,6 +46,16 @@ std::vector<unsigned char> random_bytes(std::size_t n) {
   return buf;
 }
 
+constexpr char kHex[] = "0123456789abcdef";
+
+/// Fixed width, so that ids sort as their times do (2^48 ms: past the year 10,000).
+void append_time(std::string& out, Timestamp created) {
+  const auto ms = static_cast<std::uint64_t>(std::max<std::int64_t>(0, created.time_since_epoch().count()));
+  for (int shift = 44; shift >= 0; shift -= 4) {
+    out += kHex[(ms >> shift) & 0xF];
+  }
+}
+
 }  // namespace
 
 std::string random_base64url(std::size_t bytes) {
@@ -68,10 +79,19 @@ std::string random_base64url(std::size_t bytes) {
   return out;
 }
 
-std::string random_id(std::string_view prefix) {
-  static constexpr char kHex[] = "0123456789abcdef";
+std::string time_ordered_token(Timestamp created, std::size_t bytes) {
+  std::string out;
+  out.reserve(12 + (bytes * 4 + 2) / 3);
+  append_time(out, created);
+  out += random_base64url(bytes);
+  return out;
+}
+
+std::string random_id(std::string_view prefix, Timestamp created) {
   const auto buf = random_bytes(16);
   std::string out(prefix);
+  out.reserve(prefix.size() + 12 + 32);
+  append_time(out, created);
   for (const unsigned char b : buf) {
     out += kHex[b >> 4];
     out += kHex[b & 0xF];

@@ -19,7 +19,7 @@ Task<PaymentReceipt> PaymentService::pay(const TokenView& token, const std::stri
                                          std::optional<IdempotencyStamp> stamp) {
   const Timestamp now = _clock.now();
   // Named first: GCC 12 destroys a temporary argument of a co_awaited call twice.
-  PaymentRequest request{reservation_id, token.user_id, random_id("pay-"), token.id, now, std::move(stamp)};
+  PaymentRequest request{reservation_id, token.user_id, random_id("pay-", now), token.id, now, std::move(stamp)};
   PaymentOutcome outcome = co_await _store.pay(std::move(request));
   switch (outcome.kind) {
     case PaymentOutcome::Kind::Paid:

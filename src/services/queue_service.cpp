@@ -34,7 +34,7 @@ WaitEstimate QueueService::estimate(std::int64_t position, const QueueStats& sta
 Task<QueueTicket> QueueService::issue(const std::string& user_id) {
   const Timestamp now = _clock.now();
   TokenRecord candidate;
-  candidate.id = random_base64url(kTokenBytes);
+  candidate.id = time_ordered_token(now, kTokenBytes);
   candidate.user_id = user_id;
   candidate.issued_at = now;
   IssueResult result = co_await _coordinator.issue(candidate, now);

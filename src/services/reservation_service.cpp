@@ -25,7 +25,7 @@ Task<Reservation> ReservationService::hold(const std::string& user_id, ConcertId
     throw ClientError(ErrorCode::SeatNotFound, "좌석을 찾을 수 없습니다");
   }
   const int seat = static_cast<int>(seat_number);
-  const std::string reservation_id = random_id("res-");
+  const std::string reservation_id = random_id("res-", _clock.now());
   if (!co_await _coordinator.try_lock_seat(concert_id, seat, reservation_id, kSeatLockTtl)) {
     throw ClientError(ErrorCode::SeatLocked, "다른 사용자가 처리 중입니다. 잠시 후 재시도해주세요");
   }

@@ -77,11 +77,28 @@ TEST(RandomIds, StayDistinctAndWellFormedAcrossPoolRefills) {
     ASSERT_EQ(token.size(), 43u);
     ASSERT_EQ(token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
               std::string::npos);
-    const std::string id = random_id("res-");
-    ASSERT_EQ(id.size(), 36u);
+    const std::string id = random_id("res-", Timestamp{});
+    ASSERT_EQ(id.size(), 48u);
     ASSERT_TRUE(seen.insert(token).second);
     ASSERT_TRUE(seen.insert(id).second);
   }
+}
+
+// Stored ids sort by creation time (their B-trees grow at the right edge) whatever their random
+// part, and keep all of it: 256 bits in a token, 128 in an id.
+TEST(RandomIds, SortByCreationTime) {
+  const Timestamp t0{std::chrono::milliseconds(1'795'000'000'000)};
+  for (int i = 0; i < 1'000; ++i) {
+    const Timestamp earlier = t0 + std::chrono::milliseconds(i);
+    const Timestamp later = earlier + std::chrono::milliseconds(1 + i % 3);
+    EXPECT_LT(time_ordered_token(earlier, 32), time_ordered_token(later, 32));
+    EXPECT_LT(random_id("pay-", earlier), random_id("pay-", later));
+  }
+  const std::string token = time_ordered_token(t0, 32);
+  EXPECT_EQ(token.size(), 12u + 43u);
+  EXPECT_EQ(token.substr(0, 12), "01a1ee565e00");  // 1,795,000,000,000 ms in hex
+  EXPECT_EQ(random_id("res-", t0).substr(0, 16), "res-01a1ee565e00");
+  EXPECT_NE(time_ordered_token(t0, 32), time_ordered_token(t0, 32));
 }
 
 }  // namespace
