@@ -1,7 +1,8 @@
 #pragma once
-// Between Beast messages and the plain Request/Response the handlers see. Header-only and
-// included only by the server and the HTTP fuzzer, so that Beast stays out of handler code and
-// no translation unit is added for it.
+// Between Beast messages and the plain Request/Response the handlers see, and the framing of a
+// message from a read buffer. Header-only and included only by the server, the HTTP fuzzer and
+// the bench's HTTP client (which frames responses with frame_buffered), so that Beast stays out
+// of handler code and no translation unit is added for it.
 #include <charconv>
 #include <optional>
 #include <string>
@@ -23,18 +24,24 @@ using BeastRequest = boost::beast::http::request<boost::beast::http::string_body
 using BeastResponse = boost::beast::http::response<boost::beast::http::string_body>;
 using RequestParser = boost::beast::http::request_parser<boost::beast::http::string_body>;
 
-/// What the bytes read so far make of one request.
+/// What the bytes read so far make of one message (a request, or the client's response).
 enum class Framing {
   NeedMore,   // read more, then frame again
-  Complete,   // the request is in the parser; what follows it stays in the buffer
-  TooLarge,   // a body over the parser's limit (from Content-Length, or as chunks arrive): 413
-  Malformed,  // anything else the parser refused, a header over its limit included: 400
+  Complete,   // the message is in the parser; what follows it stays in the buffer
+  TooLarge,   // a body over the parser's limit (from Content-Length, or as chunks arrive): the
+              // server answers 413, the bench's client fails the exchange with "io"
+  Malformed,  // anything else the parser refused, a header over its limit included: 400, or "io"
 };
 
-/// Feeds `parser` what `buffer` holds, consuming it, until the request is complete or more
-/// bytes are needed. The server and the HTTP fuzzer frame requests with this and read only on
-/// NeedMore: a request that arrived whole (nearly all of them) costs no asynchronous operation.
-inline Framing frame_buffered(RequestParser& parser, boost::beast::flat_buffer& buffer) {
+/// Feeds `parser` what `buffer` holds, consuming it, until the message is complete or more
+/// bytes are needed. The server and the HTTP fuzzer frame requests with this, the bench's client
+/// responses, and each reads only on NeedMore: a message that arrived whole (nearly all of them)
+/// costs no asynchronous operation beyond the read that brought it. A response whose body ends
+/// where the connection does (parser.need_eof()) stays NeedMore until the caller, at EOF, calls
+/// parser.put_eof().
+template <bool isRequest>
+Framing frame_buffered(boost::beast::http::parser<isRequest, boost::beast::http::string_body>& parser,
+                       boost::beast::flat_buffer& buffer) {
   while (buffer.size() > 0 && !parser.is_done()) {
     boost::beast::error_code ec;
     const std::size_t used = parser.put(buffer.data(), ec);
