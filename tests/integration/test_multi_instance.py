@@ -101,6 +101,11 @@ def test_token_from_one_instance_serves_on_another(make_server):
         assert status_of(node, token).status == 401
 
 
+def line_counts(node):
+    q = expect(node.get("/api/admin/queue", headers=node.admin_headers()), 200)
+    return q["waiting"], q["active"]
+
+
 def test_admission_on_another_instance_waits_for_the_tokens_insert(make_server):
     """A token issued on A waits in the shared line while A's insert of it is still uncommitted
     (slowed by a trigger, and A stopped), and B's tick admits it: the ACTIVE change B writes
@@ -120,16 +125,18 @@ def test_admission_on_another_instance_waits_for_the_tokens_insert(make_server):
                "PERFORM pg_sleep(3); RETURN NEW; END $$; "
                "CREATE TRIGGER test_slow_insert BEFORE INSERT ON tokens FOR EACH ROW "
                "WHEN (NEW.user_id LIKE 'slow-%') EXECUTE FUNCTION test_slow_insert()")
+    sleeping = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' "
+                "AND datname = current_database()")
     with ThreadPoolExecutor(max_workers=1) as ex:
         issued = ex.submit(issue, a, uid("slow"))
-        wait_until(lambda: b.psql(db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'") == [["1"]],
-                   5, "A's insert in the trigger")
+        wait_until(lambda: b.psql(db, sleeping) == [["1"]], 5, "A's insert in the trigger")
         a.proc.send_signal(signal.SIGSTOP)  # A's own tick cannot take the admission now
         try:
             # The head pays: its token is spent, its slot freed, and B's tick admits the slow token.
             expect(other.post("/api/payments", {"reservationId": held["reservationId"]}, token=head), 200)
-            wait_until(lambda: b.psql(db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'")
-                       == [["0"]], 10, "A's insert to commit")
+            wait_until(lambda: line_counts(other) == (0, 1), 2, "B to admit the slow token")
+            assert b.psql(db, sleeping) == [["1"]], "admitted after the insert: the race was not exercised"
+            wait_until(lambda: b.psql(db, sleeping) == [["0"]], 10, "A's insert to commit")
         finally:
             a.proc.send_signal(signal.SIGCONT)
         token = issued.result(timeout=30)["token"]

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import backends
-from support import RawConn, active_user, create_concert, expect, hold, race, seat_map, wait_until
+from support import RawConn, active_user, charge, create_concert, expect, hold, pay, race, seat_map, wait_until
 
 pytestmark = pytest.mark.skipif(not backends.uses_postgres(), reason="PostgreSQL store only")
 
@@ -151,3 +151,44 @@ def test_a_slow_hold_is_answered_after_the_header_deadline_has_passed(make_serve
         blocker.wait(30)
     expect(response, 201)
     assert took > 10.5, f"answered after {took:.1f} s: the test did not outlast the header deadline"
+
+
+def store_tokens(pg, db, changes):
+    """changes: (token id, state) in order -> the positions concertd_store_tokens reports unmatched."""
+    ids = ",".join(c[0] for c in changes)
+    states = ",".join(c[1] for c in changes)
+    nulls = ",".join("NULL" for _ in changes)
+    return [int(row[0]) for row in pg.psql(
+        db, f"SELECT * FROM concertd_store_tokens('{{}}', '{{}}', '{{}}', '{{}}', '{{}}', '{{}}', '{{}}', "
+            f"'{{{ids}}}', '{{{states}}}', '{{{nulls}}}', '{{{nulls}}}')")]
+
+
+def test_token_changes_report_missing_tokens_and_leave_final_states(make_server):
+    pg = backends.shared()
+    uri = pg.new_database()
+    make_server("--postgres", uri)
+    db = database_of(uri)
+    pg.psql(db, "INSERT INTO tokens (id, user_id, seq, state, issued_at, spent_at) VALUES "
+                "('t-wait', 'u1', 900001, 'WAITING', 1, NULL), ('t-spent', 'u2', 900002, 'SPENT', 1, 5)")
+    # A missing token's changes all wait (a later one must not land before an earlier one); a
+    # spent token stays spent, and its change is not waiting for anything.
+    assert store_tokens(pg, db, [("t-missing", "ACTIVE"), ("t-wait", "ACTIVE"), ("t-spent", "ACTIVE"),
+                                 ("t-missing", "SPENT")]) == [1, 4]
+    assert pg.psql(db, "SELECT id, state FROM tokens WHERE id LIKE 't-%' ORDER BY id") == [
+        ["t-spent", "SPENT"], ["t-wait", "ACTIVE"]]
+
+
+def test_a_payment_spends_a_token_the_store_still_has_waiting(make_server):
+    """With a shared line the ACTIVE change of a token can reach the store after its user paid
+    (the change waited for the token's insert): the payment spends it all the same."""
+    pg = backends.shared()
+    uri = pg.new_database()
+    srv = make_server("--postgres", uri)
+    db = database_of(uri)
+    cid = create_concert(srv, seat_count=2, price=10_000)
+    user, token = active_user(srv, "lagging")
+    expect(charge(srv, user, token, 10_000), 200)
+    held = expect(hold(srv, token, cid, 1), 201)
+    pg.psql(db, f"UPDATE tokens SET state = 'WAITING', active_until = NULL WHERE id = '{token}'")
+    expect(pay(srv, token, held["reservationId"]), 200)
+    assert pg.psql(db, f"SELECT state FROM tokens WHERE id = '{token}'") == [["SPENT"]]

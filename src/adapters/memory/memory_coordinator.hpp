@@ -84,7 +84,7 @@ class MemoryCoordinator final : public Coordinator {
 
   /// The token of one sequence number, or an empty gap. Times are milliseconds since the epoch.
   struct Slot {
-    static constexpr std::size_t kInlineText = 88;  // id + user id; 43 + 45 for today's ids
+    static constexpr std::size_t kInlineText = 88;  // id + user id: a 44-character token and 44 more
     static constexpr std::uint8_t kEmpty = 0xff;
 
     Slot() = default;

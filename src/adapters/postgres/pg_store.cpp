@@ -291,8 +291,15 @@ Task<std::vector<UnmatchedChanges>> token_batch(std::shared_ptr<Pool> pool, cons
                 bigint_array(changed_spent_at)};
   const Result r = co_await query(pool, sql::kStoreTokens, std::move(params));
   std::vector<UnmatchedChanges> unmatched(writes.size());
+  // Positions in ascending order, each once, whatever order the rows came in.
+  std::vector<std::size_t> positions;
   for (int row = 0; row < r.rows(); ++row) {
-    const auto [write, position] = change_origin.at(static_cast<std::size_t>(r.integer(row, 0) - 1));
+    positions.push_back(static_cast<std::size_t>(r.integer(row, 0) - 1));
+  }
+  std::sort(positions.begin(), positions.end());
+  positions.erase(std::unique(positions.begin(), positions.end()), positions.end());
+  for (const std::size_t p : positions) {
+    const auto [write, position] = change_origin.at(p);
     unmatched[write].push_back(position);
   }
   co_return unmatched;

@@ -78,10 +78,14 @@ inline constexpr const char* kPurgeIdempotency =
 
 inline constexpr const char* kInsertToken =
     "INSERT INTO tokens (id, user_id, seq, state, issued_at, active_until, spent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+// SPENT and DROPPED are final, and a payment spends its token from WAITING too (the line admitted
+// it; with a shared line the ACTIVE change may still be on its way): as PostgreSQL's 0005.
 inline constexpr const char* kUpdateToken =
     "UPDATE tokens SET state = ?2, active_until = COALESCE(?3, active_until), spent_at = COALESCE(?4, spent_at) "
-    "WHERE id = ?1";
-inline constexpr const char* kSpendToken = "UPDATE tokens SET state = 'SPENT', spent_at = ?2 WHERE id = ?1 AND state = 'ACTIVE'";
+    "WHERE id = ?1 AND state NOT IN ('SPENT', 'DROPPED')";
+inline constexpr const char* kTokenExists = "SELECT 1 FROM tokens WHERE id = ?1";
+inline constexpr const char* kSpendToken =
+    "UPDATE tokens SET state = 'SPENT', spent_at = ?2 WHERE id = ?1 AND state IN ('WAITING', 'ACTIVE')";
 inline constexpr const char* kLiveTokens =
     "SELECT id, user_id, seq, state, issued_at, active_until, spent_at FROM tokens "
     "WHERE state IN ('WAITING', 'ACTIVE') OR (state = 'SPENT' AND spent_at > ?1) ORDER BY seq";

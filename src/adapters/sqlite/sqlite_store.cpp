@@ -751,7 +751,7 @@ Task<std::vector<std::size_t>> SqliteStore::update_tokens(std::vector<TokenChang
           .bind(3, optional_ms(c.active_until))
           .bind(4, optional_ms(c.spent_at))
           .run();
-      if (ctx.db.changes() == 0) {
+      if (ctx.db.changes() == 0 && !ctx.db.query(sql::kTokenExists).bind(1, c.token_id).step()) {
         unmatched.push_back(i);
       }
     }
