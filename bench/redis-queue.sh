@@ -22,8 +22,9 @@ cli() { redis-cli -p "$port" "$@"; }
 
 now=$(($(date +%s) * 1000))
 used0=$(cli info memory | awk -F: '/^used_memory:/ {print $2+0}')
-# ids are 12-digit numbers, the form of redis-benchmark's __rand_int__ (real ids are 43 characters
-# of base64url: this undercounts memory by about 31 bytes per token and key).
+# ids are 12-digit numbers, the form of redis-benchmark's __rand_int__ (real tokens are 44
+# characters, 12 of time and 32 of base64url: this undercounts memory by about 32 bytes per token
+# and key).
 chunk=100000
 for ((start = 0; start < n; start += chunk)); do
   cli eval "
