@@ -240,5 +240,65 @@ TEST_F(ServicesTest, TokensSurviveARestartWithTheirPlaces) {
   EXPECT_EQ(run(io, again.status(third.token.id)).token.position, 2);
 }
 
+/// A token placed in the line by another instance whose insert has not committed: the coordinator
+/// knows it, the store does not yet.
+class HeldBackChangesTest : public ServicesTest {
+ protected:
+  HeldBackChangesTest() { config.max_active = 1; }
+
+  /// u1 takes the one slot, then a token of u2 arrives from elsewhere and waits; u1 is spent and
+  /// the next tick admits u2's token, whose row is not stored.
+  TokenRecord admit_unstored(QueueService& line, MemoryCoordinator& small) {
+    const auto first = run(io, line.issue("u1"));
+    TokenRecord late;
+    late.id = "late-token";
+    late.user_id = "u2";
+    late.issued_at = clock.now();
+    const IssueResult placed = run(io, small.issue(late, clock.now()));
+    EXPECT_EQ(placed.token.state, TokenState::Waiting);
+    late.seq = placed.token.seq;
+    run(io, small.spend(first.token.id, clock.now()));
+    run(io, line.tick());
+    return late;
+  }
+
+  std::optional<TokenRecord> stored(const std::string& id) {
+    for (auto& t : run(io, store.load_live_tokens(clock.now() - Seconds{3600}))) {
+      if (t.id == id) {
+        return t;
+      }
+    }
+    return std::nullopt;
+  }
+};
+
+TEST_F(HeldBackChangesTest, AChangeWaitsForItsTokensInsert) {
+  MemoryCoordinator small(QueueLimits{1, Seconds{600}, Seconds{300}, Seconds{300}}, clock);
+  QueueService line(store, small, clock, config);
+  TokenRecord late = admit_unstored(line, small);
+  EXPECT_FALSE(stored(late.id));
+  clock.advance(Millis{100});
+  run(io, line.tick());  // still not stored: held back again
+  run(io, store.save_token(late));  // the other instance's insert commits, as WAITING
+  run(io, line.tick());
+  const auto now_stored = stored(late.id);
+  ASSERT_TRUE(now_stored);
+  EXPECT_EQ(now_stored->state, TokenState::Active);
+  EXPECT_TRUE(now_stored->active_until.has_value());
+}
+
+TEST_F(HeldBackChangesTest, AChangeWhoseTokenNeverCameIsDroppedAfterAMinute) {
+  MemoryCoordinator small(QueueLimits{1, Seconds{600}, Seconds{300}, Seconds{300}}, clock);
+  QueueService line(store, small, clock, config);
+  TokenRecord late = admit_unstored(line, small);
+  clock.advance(Seconds{61});
+  run(io, line.tick());  // past its patience: dropped
+  run(io, store.save_token(late));
+  run(io, line.tick());
+  const auto now_stored = stored(late.id);
+  ASSERT_TRUE(now_stored);
+  EXPECT_EQ(now_stored->state, TokenState::Waiting);
+}
+
 }  // namespace
 }  // namespace concertd
