@@ -348,6 +348,10 @@ Task<void> MemoryCoordinator::forget(std::string token_id) {
 
 std::optional<TokenView> MemoryCoordinator::find_now(const std::string& token_id, Timestamp now, bool poll) {
   std::lock_guard lock(_mutex);
+  return find_locked(token_id, now, poll);
+}
+
+std::optional<TokenView> MemoryCoordinator::find_locked(const std::string& token_id, Timestamp now, bool poll) {
   const auto seq = find_id(token_id);
   if (!seq || !settle(*seq, now)) {
     return std::nullopt;
@@ -364,9 +368,12 @@ Task<std::optional<TokenView>> MemoryCoordinator::find(std::string token_id, Tim
 
 Task<Coordinator::Poll> MemoryCoordinator::poll(std::string token_id, Timestamp now) {
   Poll out;
-  out.token = find_now(token_id, now, true);
-  if (out.token && out.token->state == TokenState::Waiting) {
-    out.stats = stats_now(now);
+  {
+    std::lock_guard lock(_mutex);
+    out.token = find_locked(token_id, now, true);
+    if (out.token && out.token->state == TokenState::Waiting) {
+      out.stats = stats_locked(now);
+    }
   }
   co_return out;
 }
@@ -467,6 +474,10 @@ Task<void> MemoryCoordinator::restore(std::vector<TokenRecord> tokens, Timestamp
 
 QueueStats MemoryCoordinator::stats_now(Timestamp now) {
   std::lock_guard lock(_mutex);
+  return stats_locked(now);
+}
+
+QueueStats MemoryCoordinator::stats_locked(Timestamp now) {
   prune_admissions(now);
   return {_waiting_count, _active_count, static_cast<std::int64_t>(_admissions.size())};
 }

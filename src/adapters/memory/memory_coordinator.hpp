@@ -149,6 +149,10 @@ class MemoryCoordinator final : public Coordinator {
   void admit_head(Timestamp now);
   void prune_admissions(Timestamp now);
   TokenView view_of(std::int64_t seq) const;
+  // find_now and stats_now without taking the lock (the caller holds it), so that a status poll
+  // reads the token and the line's counts at one instant, as the Redis script does.
+  std::optional<TokenView> find_locked(const std::string& token_id, Timestamp now, bool poll);
+  QueueStats stats_locked(Timestamp now);
 
   mutable std::mutex _mutex;
   QueueLimits _limits;
