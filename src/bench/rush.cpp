@@ -230,6 +230,7 @@ class Rush {
     std::string reservation;
     std::int64_t price = 0;
     int misses_since_map = 0;
+    int locked = 0;  // SEAT_LOCKED answers so far: ten tries then span about two seconds
     bool need_map = true;
     for (int attempt = 0; attempt < 10 && reservation.empty(); ++attempt) {
       if (need_map || available.empty() || misses_since_map >= 3) {
@@ -265,7 +266,18 @@ class Rush {
         break;
       }
       const std::string code = code_of(ex);
-      if (code == "SEAT_LOCKED" || code == "SEAT_ALREADY_ASSIGNED" || ex.status == 0 || ex.status >= 500) {
+      if (code == "SEAT_LOCKED") {
+        // Another fan is taking this seat right now, and the answer says to try again in a
+        // moment: pause, longer each time, then read the map again, which by then shows how that
+        // hold ended. Retrying at once, a fast client spent its ten tries within the other fan's
+        // one commit when a WAL fsync stalled (a CI run: two fans failed that way).
+        ++locked;
+        std::uniform_int_distribution<int> pause_ms(20, 60);
+        co_await _shard.sleep_until(Clock::now() + milliseconds(pause_ms(_rng) * locked));
+        need_map = true;
+        continue;
+      }
+      if (code == "SEAT_ALREADY_ASSIGNED" || ex.status == 0 || ex.status >= 500) {
         ++misses_since_map;
         continue;
       }
