@@ -110,13 +110,7 @@ Task<void> QueueService::tick() {
     // Whatever this instance still has to write goes first, so the store is as new as it gets.
     // A change whose token is not stored yet is not kept: the line is rebuilt from the store.
     for (std::size_t first = 0; first < _unsaved.size(); first += kMaxChangesPerWrite) {
-      const std::size_t end = std::min(_unsaved.size(), first + kMaxChangesPerWrite);
-      std::vector<TokenChange> batch;
-      batch.reserve(end - first);
-      for (std::size_t i = first; i < end; ++i) {
-        batch.push_back(_unsaved[i].change);
-      }
-      co_await _store.update_tokens(std::move(batch));
+      co_await _store.update_tokens(unsaved_changes(first, std::min(_unsaved.size(), first + kMaxChangesPerWrite)));
     }
     _unsaved.clear();
     spdlog::warn("the shared waiting line was lost; restoring it from the store");
@@ -130,6 +124,15 @@ Task<void> QueueService::tick() {
   }
 }
 
+std::vector<TokenChange> QueueService::unsaved_changes(std::size_t first, std::size_t end) const {
+  std::vector<TokenChange> changes;
+  changes.reserve(end - first);
+  for (std::size_t i = first; i < end; ++i) {
+    changes.push_back(_unsaved[i].change);
+  }
+  return changes;
+}
+
 Task<void> QueueService::save_changes(Timestamp now) {
   if (_unsaved.empty()) {
     co_return;
@@ -140,12 +143,7 @@ Task<void> QueueService::save_changes(Timestamp now) {
       std::find_if(_unsaved.begin(), _unsaved.end(), [](const UnsavedChange& u) { return !u.unmatched_since; }) -
       _unsaved.begin());
   const std::size_t count = std::min(_unsaved.size(), held_back + kMaxChangesPerWrite);
-  std::vector<TokenChange> batch;
-  batch.reserve(count);
-  for (std::size_t i = 0; i < count; ++i) {
-    batch.push_back(_unsaved[i].change);
-  }
-  const std::vector<std::size_t> unmatched = co_await _store.update_tokens(std::move(batch));
+  const std::vector<std::size_t> unmatched = co_await _store.update_tokens(unsaved_changes(0, count));
   // The written ones leave; an unmatched one stays where it was, ahead of every later change, so
   // that a token's changes still reach the store in the order the line made them.
   std::vector<UnsavedChange> kept;

@@ -56,6 +56,8 @@ class QueueService {
   /// Writes the oldest unsaved changes, at most one write's worth; those whose token is not
   /// stored yet stay at the front, in order, until their patience runs out.
   Task<void> save_changes(Timestamp now);
+  /// Copies of the changes in _unsaved[first, end), as a store write takes them.
+  std::vector<TokenChange> unsaved_changes(std::size_t first, std::size_t end) const;
 
   Store& _store;
   Coordinator& _coordinator;
