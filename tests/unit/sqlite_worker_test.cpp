@@ -1,9 +1,12 @@
 // Group commit: requests batched into one transaction stay independent of each other.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <future>
 
 #include "adapters/sqlite/sqlite_store.hpp"
+#include "domain/random.hpp"
+#include "test_support.hpp"
 
 namespace concertd::sqlite {
 namespace {
@@ -70,6 +73,29 @@ TEST(SqliteWorker, AFullQueueRefusesInsteadOfGrowing) {
   EXPECT_GE(accepted + 1, Worker::kMaxQueuedJobs);  // + the blocked job, if still queued
   EXPECT_LE(accepted, Worker::kMaxQueuedJobs + Worker::kMaxBatch);
   release.set_value();
+}
+
+/// A file store writes its log into zeros written ahead (preallocate_wal); a commit there survives
+/// a crash: the files copied while the store is open, as a kill -9 leaves them, open with it.
+TEST(SqliteFileStore, ACommitInThePreallocatedLogSurvivesACrash) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("concertd-wal-test-" + random_base64url(9));
+  fs::create_directories(dir / "crashed");
+  const std::string path = (dir / "concertd.db").string();
+  boost::asio::io_context io;
+  {
+    SqliteStore store(path, {});
+    EXPECT_GE(fs::file_size(path + "-wal"), 16384u * (4096u + 24u));
+    testing::run(io, store.put_setting("answer", "42"));
+    for (const char* suffix : {"", "-wal"}) {
+      fs::copy_file(path + suffix, dir / "crashed" / (std::string("concertd.db") + suffix));
+    }
+  }
+  {
+    SqliteStore store((dir / "crashed" / "concertd.db").string(), {});
+    EXPECT_EQ(testing::run(io, store.get_setting("answer")), std::optional<std::string>("42"));
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -1,5 +1,12 @@
 #include "adapters/sqlite/sqlite_store.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -127,6 +134,42 @@ std::unique_ptr<Database> open_database(const std::string& path, bool writer) {
   return db;
 }
 
+/// The WAL's bound (wal_autocheckpoint): past it the writer checkpoints, and the next transaction
+/// starts the log again from its first frame.
+constexpr int kWalAutocheckpointPages = 16384;
+
+/// Writes zeros from the end of the WAL to the size it reaches at its bound, so that commits
+/// overwrite blocks the file already has instead of appending. An fdatasync after an append must
+/// also commit the file's new size and blocks to the ext4 journal: here 0.29 ms median against
+/// 0.12 ms for an overwrite (96 KiB writes), with the journal's stalls in its tail; and with the
+/// checkpointer running, SQLite only starts the log again at its bound, so a fresh server spent
+/// its first 64 MiB of writes appending. Zeros past the log's valid frames are no frames to
+/// SQLite: recovery stops at the first frame whose checksum fails, and SQLite truncates the log
+/// only when journal_size_limit is set (it is not). Runs before any other thread uses the file.
+void preallocate_wal(const std::string& wal_path, std::int64_t page_size) {
+  const std::int64_t target = 32 + kWalAutocheckpointPages * (page_size + 24);
+  const int fd = ::open(wal_path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    spdlog::warn("sqlite: cannot open {} to preallocate it: {}", wal_path, std::strerror(errno));
+    return;
+  }
+  struct stat st {};
+  bool ok = ::fstat(fd, &st) == 0;
+  static const std::vector<char> zeros(1 << 20, 0);
+  for (std::int64_t at = ok ? st.st_size : target; ok && at < target;) {
+    const auto n = static_cast<std::size_t>(std::min<std::int64_t>(target - at, static_cast<std::int64_t>(zeros.size())));
+    const ssize_t written = ::pwrite(fd, zeros.data(), n, at);
+    ok = written > 0;
+    at += ok ? written : 0;
+  }
+  ok = ok && ::fdatasync(fd) == 0;
+  if (!ok) {
+    // Only slower commits follow; the log grows as it did before.
+    spdlog::warn("sqlite: preallocating {} failed: {}", wal_path, std::strerror(errno));
+  }
+  ::close(fd);
+}
+
 /// Tells a thread that waits on `wake` until `stopping` to end, and waits until it has.
 void stop_thread(std::mutex& mutex, std::condition_variable& wake, bool& stopping, std::thread& thread) {
   {
@@ -243,7 +286,10 @@ SqliteStore::SqliteStore(const std::string& path, ReleaseListener on_release) : 
   if (!in_memory) {
     // The checkpointer does the work; the writer's own checkpoint stays only as a bound on the
     // log should the checkpointer fall behind (64 MiB instead of the default 4 MiB).
-    writer_db->exec("PRAGMA wal_autocheckpoint = 16384");
+    writer_db->exec("PRAGMA wal_autocheckpoint = " + std::to_string(kWalAutocheckpointPages));
+    auto page_size = writer_db->query("PRAGMA page_size");
+    page_size.step();
+    preallocate_wal(path + "-wal", page_size.column_int(0));
   }
   _writer = std::make_unique<Worker>(std::move(writer_db), true);
   if (!in_memory) {
