@@ -1,6 +1,7 @@
 #include "adapters/sqlite/sqlite_db.hpp"
 
 #include <sqlite3.h>
+#include <spdlog/spdlog.h>
 
 namespace concertd::sqlite {
 namespace {
@@ -72,7 +73,27 @@ std::string Statement::column_text(int index) const {
   return text ? std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(_stmt, index))) : std::string();
 }
 
+namespace {
+
+/// The writer runs each job of a batch in its own savepoint, and SQLite keeps the pages a
+/// savepoint may have to restore in a sub-journal, which by default spills to a temporary file
+/// past 64 KiB: under a hold rush every batch created, wrote and unlinked one. Kept in memory
+/// (its size is bounded by the batch's pages). The setting is process-wide and only takes before
+/// SQLite initializes, so it is made once, before the first connection opens.
+void keep_sub_journals_in_memory() {
+  [[maybe_unused]] static const bool once = [] {
+    if (const int rc = sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, -1); rc != SQLITE_OK) {
+      // SQLite was initialized elsewhere first: only slower batches follow.
+      spdlog::warn("sqlite: cannot keep sub-journals in memory: {}", sqlite3_errstr(rc));
+    }
+    return true;
+  }();
+}
+
+}  // namespace
+
 Database::Database(const std::string& path) {
+  keep_sub_journals_in_memory();
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
   if (const int rc = sqlite3_open_v2(path.c_str(), &_db, flags, nullptr); rc != SQLITE_OK) {
     const std::string msg = _db ? sqlite3_errmsg(_db) : sqlite3_errstr(rc);

@@ -122,10 +122,6 @@ void apply_migrations(Database& db) {
 std::unique_ptr<Database> open_database(const std::string& path, bool writer) {
   auto db = std::make_unique<Database>(path);
   db->exec("PRAGMA foreign_keys = ON");
-  // Each job of a batch runs in its own savepoint, and SQLite keeps the pages a savepoint may have
-  // to restore in a sub-journal: a temporary file, created and unlinked per batch once it passes
-  // 64 KiB, unless temporary storage is in memory.
-  db->exec("PRAGMA temp_store = MEMORY");
   if (writer) {
     db->exec("PRAGMA journal_mode = WAL");
   }
