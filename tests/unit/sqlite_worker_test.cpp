@@ -75,27 +75,34 @@ TEST(SqliteWorker, AFullQueueRefusesInsteadOfGrowing) {
   release.set_value();
 }
 
-/// A file store writes its log into zeros written ahead (preallocate_wal); a commit there survives
-/// a crash: the files copied while the store is open, as a kill -9 leaves them, open with it.
-TEST(SqliteFileStore, ACommitInThePreallocatedLogSurvivesACrash) {
+/// A file store writes its log into zeros written ahead (preallocate_wal); commits there survive a
+/// crash: the files copied while the store is open, as a kill -9 leaves them, open with them. Two
+/// rounds, so that the second store preallocates after recovering a crashed log.
+TEST(SqliteFileStore, CommitsInThePreallocatedLogSurviveACrash) {
   namespace fs = std::filesystem;
   const fs::path dir = fs::temp_directory_path() / ("concertd-wal-test-" + random_base64url(9));
-  fs::create_directories(dir / "crashed");
-  const std::string path = (dir / "concertd.db").string();
+  struct RemoveDir {
+    fs::path dir;
+    ~RemoveDir() { fs::remove_all(dir); }
+  } cleanup{dir};
+  fs::create_directories(dir / "0");
   boost::asio::io_context io;
-  {
-    SqliteStore store(path, {});
-    EXPECT_GE(fs::file_size(path + "-wal"), 16384u * (4096u + 24u));
-    testing::run(io, store.put_setting("answer", "42"));
+  // Writes `name` in a store opened on `from`, then copies its files to `to` while it is open.
+  auto write_and_crash = [&](const fs::path& from, const fs::path& to, const std::string& name) {
+    SqliteStore store(from.string(), {});
+    // 16384 frames of a 4 KiB page (SQLite's default page size) and its 24-byte frame header.
+    ASSERT_GE(fs::file_size(from.string() + "-wal"), 16384u * (4096u + 24u));
+    testing::run(io, store.put_setting(name, "42"));
+    fs::create_directories(to.parent_path());
     for (const char* suffix : {"", "-wal"}) {
-      fs::copy_file(path + suffix, dir / "crashed" / (std::string("concertd.db") + suffix));
+      fs::copy_file(from.string() + suffix, to.string() + suffix);
     }
-  }
-  {
-    SqliteStore store((dir / "crashed" / "concertd.db").string(), {});
-    EXPECT_EQ(testing::run(io, store.get_setting("answer")), std::optional<std::string>("42"));
-  }
-  fs::remove_all(dir);
+  };
+  write_and_crash(dir / "0" / "concertd.db", dir / "1" / "concertd.db", "first");
+  write_and_crash(dir / "1" / "concertd.db", dir / "2" / "concertd.db", "second");
+  SqliteStore store((dir / "2" / "concertd.db").string(), {});
+  EXPECT_EQ(testing::run(io, store.get_setting("first")), std::optional<std::string>("42"));
+  EXPECT_EQ(testing::run(io, store.get_setting("second")), std::optional<std::string>("42"));
 }
 
 }  // namespace

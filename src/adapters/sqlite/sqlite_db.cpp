@@ -77,9 +77,11 @@ namespace {
 
 /// The writer runs each job of a batch in its own savepoint, and SQLite keeps the pages a
 /// savepoint may have to restore in a sub-journal, which by default spills to a temporary file
-/// past 64 KiB: under a hold rush every batch created, wrote and unlinked one. Kept in memory
-/// (its size is bounded by the batch's pages). The setting is process-wide and only takes before
-/// SQLite initializes, so it is made once, before the first connection opens.
+/// past 64 KiB: under a hold rush every batch created, wrote and unlinked one. In memory it holds
+/// one page image per page the job changes, and is emptied when the job's savepoint is released;
+/// the setting is process-wide, so a statement journal of any other transaction (a migration's
+/// large UPDATE, say) stays in memory too. It only takes before SQLite initializes, so it is made
+/// once, before the first connection opens.
 void keep_sub_journals_in_memory() {
   [[maybe_unused]] static const bool once = [] {
     if (const int rc = sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, -1); rc != SQLITE_OK) {

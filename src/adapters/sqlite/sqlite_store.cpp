@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -131,7 +132,8 @@ std::unique_ptr<Database> open_database(const std::string& path, bool writer) {
 }
 
 /// The WAL's bound (wal_autocheckpoint): past it the writer checkpoints, and the next transaction
-/// starts the log again from its first frame.
+/// usually starts the log again from its first frame (when the checkpoint copied every frame back
+/// and no reader still reads one).
 constexpr int kWalAutocheckpointPages = 16384;
 
 /// Writes zeros from the end of the WAL to the size it reaches at its bound, so that commits
@@ -140,30 +142,51 @@ constexpr int kWalAutocheckpointPages = 16384;
 /// 0.12 ms for an overwrite (96 KiB writes), with the journal's stalls in its tail; and with the
 /// checkpointer running, SQLite only starts the log again at its bound, so a fresh server spent
 /// its first 64 MiB of writes appending. Zeros past the log's valid frames are no frames to
-/// SQLite: recovery stops at the first frame whose checksum fails, and SQLite truncates the log
-/// only when journal_size_limit is set (it is not). Runs before any other thread uses the file.
-void preallocate_wal(const std::string& wal_path, std::int64_t page_size) {
-  const std::int64_t target = 32 + kWalAutocheckpointPages * (page_size + 24);
-  const int fd = ::open(wal_path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) {
-    spdlog::warn("sqlite: cannot open {} to preallocate it: {}", wal_path, std::strerror(errno));
-    return;
+/// SQLite: recovery stops at the first frame whose salt or checksum fails, and SQLite truncates
+/// the log only when journal_size_limit is set (it is not).
+///
+/// Runs inside a write transaction of the writer's connection, so that no connection of this or
+/// another process appends to or restarts the log between the size read here and the zeros.
+/// (Closing this descriptor drops none of SQLite's locks: SQLite locks the database and -shm
+/// files, never the -wal.) A failure costs speed only: the log then grows as it did before.
+void preallocate_wal(Database& writer, const std::string& wal_path) {
+  auto page_size = writer.query("PRAGMA page_size");
+  page_size.step();
+  const std::int64_t target = 32 + kWalAutocheckpointPages * (page_size.column_int(0) + 24);
+  writer.exec("BEGIN IMMEDIATE");
+  int error = 0;
+  if (const int fd = ::open(wal_path.c_str(), O_WRONLY | O_CLOEXEC); fd < 0) {
+    error = errno;
+  } else {
+    static const std::vector<char> zeros(std::size_t{1} << 20, 0);
+    struct stat st {};
+    std::int64_t at = target;
+    if (::fstat(fd, &st) == 0) {
+      at = st.st_size;
+    } else {
+      error = errno;
+    }
+    while (error == 0 && at < target) {
+      const auto n = static_cast<std::size_t>(std::min<std::int64_t>(target - at, static_cast<std::int64_t>(zeros.size())));
+      const ssize_t written = ::pwrite(fd, zeros.data(), n, at);
+      if (written < 0 && errno == EINTR) {
+        continue;
+      }
+      if (written <= 0) {
+        error = written < 0 ? errno : EIO;
+      } else {
+        at += written;
+      }
+    }
+    if (error == 0 && ::fdatasync(fd) != 0) {
+      error = errno;
+    }
+    ::close(fd);
   }
-  struct stat st {};
-  bool ok = ::fstat(fd, &st) == 0;
-  static const std::vector<char> zeros(1 << 20, 0);
-  for (std::int64_t at = ok ? st.st_size : target; ok && at < target;) {
-    const auto n = static_cast<std::size_t>(std::min<std::int64_t>(target - at, static_cast<std::int64_t>(zeros.size())));
-    const ssize_t written = ::pwrite(fd, zeros.data(), n, at);
-    ok = written > 0;
-    at += ok ? written : 0;
+  writer.exec("ROLLBACK");
+  if (error != 0) {
+    spdlog::warn("sqlite: preallocating {} failed: {}", wal_path, std::strerror(error));
   }
-  ok = ok && ::fdatasync(fd) == 0;
-  if (!ok) {
-    // Only slower commits follow; the log grows as it did before.
-    spdlog::warn("sqlite: preallocating {} failed: {}", wal_path, std::strerror(errno));
-  }
-  ::close(fd);
 }
 
 /// Tells a thread that waits on `wake` until `stopping` to end, and waits until it has.
@@ -283,9 +306,7 @@ SqliteStore::SqliteStore(const std::string& path, ReleaseListener on_release) : 
     // The checkpointer does the work; the writer's own checkpoint stays only as a bound on the
     // log should the checkpointer fall behind (64 MiB instead of the default 4 MiB).
     writer_db->exec("PRAGMA wal_autocheckpoint = " + std::to_string(kWalAutocheckpointPages));
-    auto page_size = writer_db->query("PRAGMA page_size");
-    page_size.step();
-    preallocate_wal(path + "-wal", page_size.column_int(0));
+    preallocate_wal(*writer_db, path + "-wal");
   }
   _writer = std::make_unique<Worker>(std::move(writer_db), true);
   if (!in_memory) {
