@@ -148,7 +148,8 @@ constexpr int kWalAutocheckpointPages = 16384;
 /// Runs inside a write transaction of the writer's connection, so that no connection of this or
 /// another process appends to or restarts the log between the size read here and the zeros.
 /// (Closing this descriptor drops none of SQLite's locks: SQLite locks the database and -shm
-/// files, never the -wal.) A failure costs speed only: the log then grows as it did before.
+/// files, never the -wal.) A failed open, write or sync costs speed only: the log then grows as it
+/// did before.
 void preallocate_wal(Database& writer, const std::string& wal_path) {
   auto page_size = writer.query("PRAGMA page_size");
   page_size.step();
@@ -158,15 +159,12 @@ void preallocate_wal(Database& writer, const std::string& wal_path) {
   if (const int fd = ::open(wal_path.c_str(), O_WRONLY | O_CLOEXEC); fd < 0) {
     error = errno;
   } else {
-    static const std::vector<char> zeros(std::size_t{1} << 20, 0);
+    const std::vector<char> zeros(std::size_t{1} << 20, 0);  // freed once the log is written
     struct stat st {};
-    std::int64_t at = target;
-    if (::fstat(fd, &st) == 0) {
-      at = st.st_size;
-    } else {
+    if (::fstat(fd, &st) != 0) {
       error = errno;
     }
-    while (error == 0 && at < target) {
+    for (std::int64_t at = st.st_size; error == 0 && at < target;) {
       const auto n = static_cast<std::size_t>(std::min<std::int64_t>(target - at, static_cast<std::int64_t>(zeros.size())));
       const ssize_t written = ::pwrite(fd, zeros.data(), n, at);
       if (written < 0 && errno == EINTR) {
