@@ -140,8 +140,9 @@ const char* kHoldFlags =
 /// of seats would measure the per-user count, not a fan's hold.
 constexpr std::int64_t kHoldsPerHolder = 4;
 
-/// Every request holds a different free seat; each worker takes a new user's active token every
-/// kHoldsPerHolder holds (step `token`, counted apart): `holds`.
+/// Every turn holds a different free seat; each worker takes a new user's active token every
+/// kHoldsPerHolder holds (step `token`, counted apart) in the turn of that user's first hold, so
+/// that --rate is holds per second, as the closed loop's figure is: `holds`.
 class HoldsWorkload final : public Workload {
  public:
   explicit HoldsWorkload(std::size_t workers, std::vector<std::string> tokens)
@@ -175,7 +176,8 @@ class HoldsWorkload final : public Workload {
       }
       _tokens[worker] = token->token;
       _held[worker] = 0;
-      co_return;  // the token was this turn's request
+      // The hold's latency starts when it is sent: the token's wait is the token step's.
+      started = Clock::now();
     }
     const std::string body = hold_body(seats.concert, seats.next++);
     RequestHeaders headers;
