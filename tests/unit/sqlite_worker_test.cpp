@@ -1,6 +1,7 @@
 // Group commit: requests batched into one transaction stay independent of each other.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <filesystem>
 #include <future>
 
@@ -18,6 +19,7 @@ std::unique_ptr<Database> settings_db() {
 }
 
 TEST(SqliteWorker, AFailingRequestRollsBackAloneAndTheBatchCommits) {
+  std::array<int, 3> runs{};  // of the batch's jobs a, b and c (the worker thread only)
   std::promise<void> release_first;
   std::shared_future<void> first_may_finish = release_first.get_future().share();
   std::vector<std::promise<std::exception_ptr>> outcomes(4);
@@ -33,13 +35,22 @@ TEST(SqliteWorker, AFailingRequestRollsBackAloneAndTheBatchCommits) {
                      first_may_finish.wait();
                    },
                    [&](std::exception_ptr e) { outcomes[0].set_value(e); }});
-    worker.submit({[&](Database& db) { insert(db, "a"); }, [&](std::exception_ptr e) { outcomes[1].set_value(e); }});
     worker.submit({[&](Database& db) {
+                     ++runs[0];
+                     insert(db, "a");
+                   },
+                   [&](std::exception_ptr e) { outcomes[1].set_value(e); }});
+    worker.submit({[&](Database& db) {
+                     ++runs[1];
                      insert(db, "b");
                      throw std::runtime_error("broken on purpose after a write");
                    },
                    [&](std::exception_ptr e) { outcomes[2].set_value(e); }});
-    worker.submit({[&](Database& db) { insert(db, "c"); }, [&](std::exception_ptr e) { outcomes[3].set_value(e); }});
+    worker.submit({[&](Database& db) {
+                     ++runs[2];
+                     insert(db, "c");
+                   },
+                   [&](std::exception_ptr e) { outcomes[3].set_value(e); }});
     release_first.set_value();
     EXPECT_EQ(outcomes[0].get_future().get(), nullptr);
     EXPECT_EQ(outcomes[1].get_future().get(), nullptr);
@@ -56,6 +67,9 @@ TEST(SqliteWorker, AFailingRequestRollsBackAloneAndTheBatchCommits) {
                    },
                    [](std::exception_ptr) {}});
     EXPECT_EQ(names.get_future().get(), (std::vector<std::string>{"a", "c"}));
+    // One transaction for the three first; b's throw undid it, and the batch ran again with each
+    // job in its own savepoint (c had not run yet the first time).
+    EXPECT_EQ(runs, (std::array<int, 3>{2, 2, 1}));
   }
   EXPECT_NE(seen, nullptr);
 }

@@ -27,6 +27,9 @@ namespace concertd::sqlite {
 class Worker {
  public:
   struct Job {
+    /// May run more than once: when another job of its batch throws, the whole transaction is
+    /// undone and every job runs again. Each run must start from scratch and touch nothing but
+    /// the database and state it resets first.
     std::function<void(Database&)> run;
     std::function<void(std::exception_ptr)> done;  // called on the worker thread after the commit
   };
@@ -43,6 +46,8 @@ class Worker {
  private:
   void loop();
   void run_batch(std::vector<Job>& batch);
+  bool run_together(std::vector<Job>& batch, std::vector<std::exception_ptr>& errors);
+  void run_apart(std::vector<Job>& batch, std::vector<std::exception_ptr>& errors);
 
   std::unique_ptr<Database> _db;
   bool _writes;
