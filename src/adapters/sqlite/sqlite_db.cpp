@@ -3,6 +3,8 @@
 #include <sqlite3.h>
 #include <spdlog/spdlog.h>
 
+#include "adapters/sqlite/wal_vfs.hpp"
+
 namespace concertd::sqlite {
 namespace {
 
@@ -75,10 +77,11 @@ std::string Statement::column_text(int index) const {
 
 namespace {
 
-/// The writer runs each job of a batch in its own savepoint, and SQLite keeps the pages a
-/// savepoint may have to restore in a sub-journal, which by default spills to a temporary file
-/// past 64 KiB: under a hold rush every batch created, wrote and unlinked one. In memory it holds
-/// one page image per page the job changes, and is emptied when the job's savepoint is released;
+/// A batch that runs again after a job threw runs each job in its own savepoint, and SQLite keeps
+/// the pages a savepoint may have to restore in a sub-journal, which by default spills to a
+/// temporary file past 64 KiB: when every batch ran that way, under a hold rush each one created,
+/// wrote and unlinked one. In memory it holds one page image per page the job changes, and is
+/// emptied when the job's savepoint is released;
 /// the setting is process-wide, so a statement journal of any other transaction (a migration's
 /// large UPDATE, say) stays in memory too. It only takes before SQLite initializes, so it is made
 /// once, before the first connection opens.
@@ -94,10 +97,11 @@ void keep_sub_journals_in_memory() {
 
 }  // namespace
 
-Database::Database(const std::string& path) {
-  keep_sub_journals_in_memory();
+Database::Database(const std::string& path, LogWrites log_writes) {
+  keep_sub_journals_in_memory();  // first: registering a VFS initializes SQLite
+  const char* vfs = log_writes == LogWrites::Batched ? batched_wal_vfs() : nullptr;
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
-  if (const int rc = sqlite3_open_v2(path.c_str(), &_db, flags, nullptr); rc != SQLITE_OK) {
+  if (const int rc = sqlite3_open_v2(path.c_str(), &_db, flags, vfs); rc != SQLITE_OK) {
     const std::string msg = _db ? sqlite3_errmsg(_db) : sqlite3_errstr(rc);
     sqlite3_close(_db);
     _db = nullptr;

@@ -46,9 +46,13 @@ class Statement {
   sqlite3_stmt* _stmt;
 };
 
+/// How a connection's WAL writes reach the file: as SQLite issues them, or gathered into one call
+/// per sync (wal_vfs.hpp; only with synchronous = FULL).
+enum class LogWrites { Direct, Batched };
+
 class Database {
  public:
-  explicit Database(const std::string& path);
+  explicit Database(const std::string& path, LogWrites log_writes = LogWrites::Direct);
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
   ~Database();
