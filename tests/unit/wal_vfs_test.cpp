@@ -60,5 +60,40 @@ TEST(BatchedWalVfs, ACommitReachesTheLogInOneWriteAndIsReadElsewhereAndAfterACra
   EXPECT_EQ(check.column_text(0), "ok");
 }
 
+/// Pages a transaction spills to the log before it rolls back stay pending in the VFS; written
+/// after the write lock is gone, they would overwrite what another connection commits meanwhile.
+TEST(BatchedWalVfs, ARolledBackTransactionsSpilledFramesNeverLandOverAnotherWritersCommit) {
+  const fs::path dir = fs::temp_directory_path() / ("concertd-vfs-test-" + random_base64url(9));
+  struct RemoveDir {
+    fs::path dir;
+    ~RemoveDir() { fs::remove_all(dir); }
+  } cleanup{dir};
+  fs::create_directories(dir);
+  const std::string path = (dir / "a.db").string();
+  Database batched(path, LogWrites::Batched);
+  batched.exec("PRAGMA journal_mode = WAL");
+  batched.exec("PRAGMA synchronous = FULL");
+  batched.exec("PRAGMA cache_size = 5");  // spills after a few pages
+  batched.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)");
+  batched.exec("INSERT INTO t (k, v) VALUES (1, 'kept')");
+  batched.exec("PRAGMA wal_checkpoint(TRUNCATE)");  // the log starts again: the next frames go first
+
+  batched.exec("BEGIN");
+  for (int k = 100; k < 800; ++k) {
+    batched.query("INSERT INTO t (k, v) VALUES (?1, ?2)").bind(1, std::int64_t{k}).bind(2, std::string(300, 'r')).run();
+  }
+  batched.exec("ROLLBACK");
+
+  Database other(path);  // another writer, SQLite's own VFS
+  other.exec("PRAGMA synchronous = FULL");
+  other.exec("INSERT INTO t (k, v) VALUES (1000, 'other'), (1001, 'other')");
+  batched.exec("INSERT INTO t (k, v) VALUES (2000, 'later')");
+
+  Database check(path);
+  auto keys = check.query("SELECT group_concat(k) FROM (SELECT k FROM t ORDER BY k)");
+  ASSERT_TRUE(keys.step());
+  EXPECT_EQ(keys.column_text(0), "1,1000,1001,2000");
+}
+
 }  // namespace
 }  // namespace concertd::sqlite

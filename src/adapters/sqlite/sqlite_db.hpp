@@ -47,7 +47,7 @@ class Statement {
 };
 
 /// How a connection's WAL writes reach the file: as SQLite issues them, or gathered into one call
-/// per sync (wal_vfs.hpp; only with synchronous = FULL).
+/// per commit (wal_vfs.hpp).
 enum class LogWrites { Direct, Batched };
 
 class Database {

@@ -121,8 +121,7 @@ void apply_migrations(Database& db) {
 }
 
 std::unique_ptr<Database> open_database(const std::string& path, bool writer) {
-  // The writer's log appends go to the file in one call per commit (wal_vfs.hpp; it needs the
-  // synchronous = FULL set here).
+  // The writer's log appends go to the file in one call per commit (wal_vfs.hpp).
   auto db = std::make_unique<Database>(path, writer ? LogWrites::Batched : LogWrites::Direct);
   db->exec("PRAGMA foreign_keys = ON");
   if (writer) {

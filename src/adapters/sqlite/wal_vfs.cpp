@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
+#include <cstdlib>
 #include <new>
+#include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include <sqlite3.h>
@@ -19,14 +22,36 @@ std::atomic<unsigned long long> g_writes{0};
 
 sqlite3_vfs* real_vfs(sqlite3_vfs* vfs) { return static_cast<sqlite3_vfs*>(vfs->pAppData); }
 
+struct DbFile;
+
 /// A log file: the default VFS's file lives in the same allocation, right after this header.
 struct LogFile {
   sqlite3_file base;  // first: SQLite sees a LogFile as a sqlite3_file
   sqlite3_file* real = nullptr;
+  DbFile* db = nullptr;       // its database file's wrapper; null: writes go through at once
   std::vector<char> pending;  // contiguous bytes not yet written, from offset pending_at
   sqlite3_int64 pending_at = 0;
 };
-constexpr std::size_t kRealFileOffset = (sizeof(LogFile) + 15) / 16 * 16;
+
+/// A main database file, wrapped to see the connection's shared-memory calls: SQLite publishes
+/// frames through xShmBarrier and ends a write transaction by unlocking the log's write lock.
+struct DbFile {
+  sqlite3_file base;
+  sqlite3_file* real = nullptr;
+  const char* name = nullptr;  // the pager's file name: its log's name leads back to it
+  LogFile* log = nullptr;
+};
+
+constexpr std::size_t kRealFileOffset = (std::max(sizeof(LogFile), sizeof(DbFile)) + 15) / 16 * 16;
+
+sqlite3_file* real_file_in(sqlite3_file* file) {
+  return reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(file) + kRealFileOffset);
+}
+
+/// Open database files by the pager's name pointer, for their log to find (sqlite3_filename_database
+/// of a log's name is that very pointer).
+std::mutex g_open_mutex;
+std::unordered_map<const char*, DbFile*> g_open_databases;
 
 LogFile* log_of(sqlite3_file* file) { return reinterpret_cast<LogFile*>(file); }
 
@@ -48,6 +73,10 @@ int flush(LogFile* log) {
 
 int log_close(sqlite3_file* file) {
   LogFile* log = log_of(file);
+  if (log->db != nullptr) {
+    std::lock_guard lock(g_open_mutex);
+    log->db->log = nullptr;
+  }
   const int flushed = flush(log);
   const int closed = log->real->pMethods->xClose(log->real);
   log->~LogFile();
@@ -64,6 +93,9 @@ int log_read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
 
 int log_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
   LogFile* log = log_of(file);
+  if (log->db == nullptr) {  // nobody would tell it when a transaction ends
+    return log->real->pMethods->xWrite(log->real, data, amount, offset);
+  }
   const auto size = static_cast<std::size_t>(amount);
   const bool follows = offset == log->pending_at + static_cast<sqlite3_int64>(log->pending.size());
   if (!log->pending.empty() && (!follows || log->pending.size() + size > kMaxPending)) {
@@ -159,27 +191,158 @@ const sqlite3_io_methods kLogMethods = [] {
   return m;
 }();
 
-/// Log files get the LogFile wrapper; every other file is the default VFS's own, opened in place.
+DbFile* db_of(sqlite3_file* file) { return reinterpret_cast<DbFile*>(file); }
+
+int db_close(sqlite3_file* file) {
+  DbFile* db = db_of(file);
+  {
+    std::lock_guard lock(g_open_mutex);
+    g_open_databases.erase(db->name);
+    if (db->log != nullptr) {
+      db->log->db = nullptr;
+    }
+  }
+  const int rc = db->real->pMethods->xClose(db->real);
+  db->~DbFile();
+  return rc;
+}
+
+/// Frames become visible to other connections when SQLite writes the log's index header, around
+/// this barrier: whatever the sync setting, they are in the file first. (With synchronous = FULL
+/// the commit's sync has written them already.) A failure here cannot be reported, and going on
+/// would publish frames that are not in the file.
+void db_shm_barrier(sqlite3_file* file) {
+  DbFile* db = db_of(file);
+  if (db->log != nullptr && flush(db->log) != SQLITE_OK) {
+    std::abort();
+  }
+  db->real->pMethods->xShmBarrier(db->real);
+}
+
+/// Releasing the log's write lock (slot 0) ends a write transaction. A commit's frames were
+/// written at its sync or barrier; bytes still pending are a rolled-back transaction's, which
+/// nobody reads, and must not be written later over frames another connection commits meanwhile.
+int db_shm_lock(sqlite3_file* file, int offset, int n, int flags) {
+  DbFile* db = db_of(file);
+  if (db->log != nullptr && (flags & SQLITE_SHM_UNLOCK) != 0 && offset == 0 && n > 0) {
+    db->log->pending.clear();
+  }
+  return db->real->pMethods->xShmLock(db->real, offset, n, flags);
+}
+
+// Everything else goes to the default VFS's file as it is.
+int db_read(sqlite3_file* f, void* out, int n, sqlite3_int64 off) {
+  return db_of(f)->real->pMethods->xRead(db_of(f)->real, out, n, off);
+}
+int db_write(sqlite3_file* f, const void* data, int n, sqlite3_int64 off) {
+  return db_of(f)->real->pMethods->xWrite(db_of(f)->real, data, n, off);
+}
+int db_truncate(sqlite3_file* f, sqlite3_int64 size) {
+  return db_of(f)->real->pMethods->xTruncate(db_of(f)->real, size);
+}
+int db_sync(sqlite3_file* f, int flags) { return db_of(f)->real->pMethods->xSync(db_of(f)->real, flags); }
+int db_file_size(sqlite3_file* f, sqlite3_int64* size) {
+  return db_of(f)->real->pMethods->xFileSize(db_of(f)->real, size);
+}
+int db_lock(sqlite3_file* f, int level) { return db_of(f)->real->pMethods->xLock(db_of(f)->real, level); }
+int db_unlock(sqlite3_file* f, int level) { return db_of(f)->real->pMethods->xUnlock(db_of(f)->real, level); }
+int db_check_reserved_lock(sqlite3_file* f, int* out) {
+  return db_of(f)->real->pMethods->xCheckReservedLock(db_of(f)->real, out);
+}
+int db_file_control(sqlite3_file* f, int op, void* arg) {
+  return db_of(f)->real->pMethods->xFileControl(db_of(f)->real, op, arg);
+}
+int db_sector_size(sqlite3_file* f) { return db_of(f)->real->pMethods->xSectorSize(db_of(f)->real); }
+int db_device_characteristics(sqlite3_file* f) {
+  return db_of(f)->real->pMethods->xDeviceCharacteristics(db_of(f)->real);
+}
+int db_shm_map(sqlite3_file* f, int region, int size, int extend, void volatile** out) {
+  return db_of(f)->real->pMethods->xShmMap(db_of(f)->real, region, size, extend, out);
+}
+int db_shm_unmap(sqlite3_file* f, int delete_flag) {
+  return db_of(f)->real->pMethods->xShmUnmap(db_of(f)->real, delete_flag);
+}
+int db_fetch(sqlite3_file* f, sqlite3_int64 off, int n, void** out) {
+  return db_of(f)->real->pMethods->xFetch(db_of(f)->real, off, n, out);
+}
+int db_unfetch(sqlite3_file* f, sqlite3_int64 off, void* page) {
+  return db_of(f)->real->pMethods->xUnfetch(db_of(f)->real, off, page);
+}
+
+const sqlite3_io_methods kDbMethods = [] {
+  sqlite3_io_methods m{};
+  m.iVersion = 3;
+  m.xClose = db_close;
+  m.xRead = db_read;
+  m.xWrite = db_write;
+  m.xTruncate = db_truncate;
+  m.xSync = db_sync;
+  m.xFileSize = db_file_size;
+  m.xLock = db_lock;
+  m.xUnlock = db_unlock;
+  m.xCheckReservedLock = db_check_reserved_lock;
+  m.xFileControl = db_file_control;
+  m.xSectorSize = db_sector_size;
+  m.xDeviceCharacteristics = db_device_characteristics;
+  m.xShmMap = db_shm_map;
+  m.xShmLock = db_shm_lock;
+  m.xShmBarrier = db_shm_barrier;
+  m.xShmUnmap = db_shm_unmap;
+  m.xFetch = db_fetch;
+  m.xUnfetch = db_unfetch;
+  return m;
+}();
+
+/// Opens the default VFS's file behind `wrapper` (placed at `file`); on failure nothing is left
+/// open and SQLite is told not to close it.
+template <class Wrapper>
+int open_wrapped(sqlite3_vfs* real, const char* name, sqlite3_file* file, int flags, int* out_flags,
+                 const sqlite3_io_methods* methods) {
+  auto* wrapper = new (file) Wrapper{};
+  wrapper->base.pMethods = nullptr;  // until the real file is open: SQLite closes only opened files
+  wrapper->real = real_file_in(file);
+  wrapper->real->pMethods = nullptr;
+  const int rc = real->xOpen(real, name, wrapper->real, flags, out_flags);
+  if (rc != SQLITE_OK || wrapper->real->pMethods == nullptr ||
+      (methods == &kDbMethods && wrapper->real->pMethods->iVersion < 3)) {
+    if (wrapper->real->pMethods != nullptr) {
+      wrapper->real->pMethods->xClose(wrapper->real);
+    }
+    wrapper->~Wrapper();
+    file->pMethods = nullptr;
+    return rc != SQLITE_OK ? rc : SQLITE_CANTOPEN;
+  }
+  wrapper->base.pMethods = methods;
+  return SQLITE_OK;
+}
+
+/// Database and log files are wrapped (the log's writes gathered, the database's shared-memory
+/// calls watched); every other file is the default VFS's own, opened in place.
 int vfs_open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags, int* out_flags) {
   sqlite3_vfs* real = real_vfs(vfs);
+  if ((flags & SQLITE_OPEN_MAIN_DB) != 0 && name != nullptr) {
+    const int rc = open_wrapped<DbFile>(real, name, file, flags, out_flags, &kDbMethods);
+    if (rc == SQLITE_OK) {
+      DbFile* db = db_of(file);
+      db->name = name;
+      std::lock_guard lock(g_open_mutex);
+      g_open_databases[name] = db;
+    }
+    return rc;
+  }
   if ((flags & SQLITE_OPEN_WAL) == 0) {
     return real->xOpen(real, name, file, flags, out_flags);
   }
-  auto* log = new (file) LogFile{};
-  log->base.pMethods = nullptr;  // until the real file is open: SQLite closes only opened files
-  log->real = reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(file) + kRealFileOffset);
-  log->real->pMethods = nullptr;
-  const int rc = real->xOpen(real, name, log->real, flags, out_flags);
-  if (rc != SQLITE_OK) {
-    if (log->real->pMethods != nullptr) {
-      log->real->pMethods->xClose(log->real);
+  const int rc = open_wrapped<LogFile>(real, name, file, flags, out_flags, &kLogMethods);
+  if (rc == SQLITE_OK) {
+    LogFile* log = log_of(file);
+    std::lock_guard lock(g_open_mutex);
+    if (auto it = g_open_databases.find(sqlite3_filename_database(name)); it != g_open_databases.end()) {
+      log->db = it->second;
+      it->second->log = log;
     }
-    log->~LogFile();
-    file->pMethods = nullptr;
-    return rc;
   }
-  log->base.pMethods = &kLogMethods;
-  return SQLITE_OK;
+  return rc;
 }
 
 int vfs_delete(sqlite3_vfs* vfs, const char* name, int sync_dir) {

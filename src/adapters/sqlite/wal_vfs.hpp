@@ -2,12 +2,12 @@
 // SQLite writes a WAL frame as two system calls (its 24-byte header, then the page), so a commit
 // of a hold batch made ~160 pwrite calls, 30% of the writer thread's time. This VFS wraps the
 // default one and gathers a log file's contiguous writes in memory, then writes them with one
-// call when SQLite syncs the log, reads it, asks its size or writes elsewhere in it: what reaches
-// the file and when it is synced do not change, only the number of calls.
-//
-// Only for connections with synchronous = FULL (or EXTRA): SQLite syncs the log before a commit
-// becomes visible to other connections only then. With NORMAL, other connections could be told of
-// frames still in this buffer.
+// call (or a few) when SQLite syncs the log, reads it, asks its size, writes elsewhere in it, or
+// publishes frames to other connections (the shared-memory barrier around the log index header).
+// A commit's bytes, and when they are synced, do not change, only the number of calls. Bytes
+// still pending when the transaction releases the log's write lock belong to a rolled-back
+// transaction (spilled pages) and are dropped: written later, they could land over frames that
+// another connection committed in between.
 
 namespace concertd::sqlite {
 
