@@ -141,6 +141,8 @@ Statement Database::query(const char* sql) {
 
 std::int64_t Database::changes() const { return sqlite3_changes64(_db); }
 
+bool Database::in_transaction() const { return sqlite3_get_autocommit(_db) == 0; }
+
 int Database::checkpoint_passive() {
   int log_frames = 0;
   int copied = 0;

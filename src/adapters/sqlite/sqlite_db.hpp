@@ -61,6 +61,9 @@ class Database {
   /// Prepared once per connection and reused; the returned object resets it when destroyed.
   Statement query(const char* sql);
   std::int64_t changes() const;
+  /// False once SQLite has ended the transaction, by COMMIT, ROLLBACK or on its own (some errors,
+  /// such as a full disk or an I/O error, roll the whole transaction back).
+  bool in_transaction() const;
   /// Copies committed WAL frames into the database file without waiting for or blocking any
   /// reader or writer (SQLITE_CHECKPOINT_PASSIVE). Returns the frames still in the log.
   int checkpoint_passive();

@@ -250,8 +250,15 @@ void Worker::run_batch(std::vector<Job>& batch) {
   } catch (const std::exception& e) {
     spdlog::error("sqlite batch of {} failed: {}", batch.size(), e.what());
     batch_error = std::make_exception_ptr(Unavailable(e.what()));
+  } catch (...) {  // a job's own exception type, rethrown after SQLite ended the transaction
+    spdlog::error("sqlite batch of {} failed", batch.size());
+    batch_error = std::make_exception_ptr(Unavailable("storage batch failed"));
+  }
+  if (batch_error) {
     try {
-      _db->exec("ROLLBACK");
+      if (_db->in_transaction()) {
+        _db->exec("ROLLBACK");
+      }
     } catch (const std::exception& rollback_error) {
       /// Nothing was committed either way; the next BEGIN tells whether the connection lives.
       spdlog::error("sqlite rollback failed: {}", rollback_error.what());
@@ -272,7 +279,9 @@ bool Worker::run_together(std::vector<Job>& batch, std::vector<std::exception_pt
     try {
       batch[i].run(*_db);
     } catch (...) {
-      _db->exec("ROLLBACK");
+      if (_db->in_transaction()) {
+        _db->exec("ROLLBACK");
+      }
       if (batch.size() > 1) {
         return false;
       }
@@ -295,6 +304,9 @@ void Worker::run_apart(std::vector<Job>& batch, std::vector<std::exception_ptr>&
       batch[i].run(*_db);
       _db->query("RELEASE job").run();
     } catch (...) {
+      if (!_db->in_transaction()) {
+        throw;  // SQLite rolled the whole batch back (a full disk, an I/O error): it fails whole
+      }
       errors[i] = std::current_exception();
       _db->query("ROLLBACK TO job").run();
       _db->query("RELEASE job").run();
