@@ -60,6 +60,29 @@ TEST(BatchedWalVfs, ACommitReachesTheLogInOneWriteAndIsReadElsewhereAndAfterACra
   EXPECT_EQ(check.column_text(0), "ok");
 }
 
+/// Without a sync at commit (synchronous = NORMAL), a commit's frames still reach the file with
+/// its last frame, before other connections learn of them.
+TEST(BatchedWalVfs, WithoutASyncAtCommitAnotherConnectionStillReadsEveryCommit) {
+  const fs::path dir = fs::temp_directory_path() / ("concertd-vfs-test-" + random_base64url(9));
+  struct RemoveDir {
+    fs::path dir;
+    ~RemoveDir() { fs::remove_all(dir); }
+  } cleanup{dir};
+  fs::create_directories(dir);
+  const std::string path = (dir / "a.db").string();
+  Database batched(path, LogWrites::Batched);
+  batched.exec("PRAGMA journal_mode = WAL");
+  batched.exec("PRAGMA synchronous = NORMAL");
+  batched.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)");
+  Database other(path);
+  for (int k = 1; k <= 20; ++k) {
+    const unsigned long long writes_before = batched_wal_writes();
+    batched.query("INSERT INTO t (k, v) VALUES (?1, ?2)").bind(1, std::int64_t{k}).bind(2, std::string(500, 'n')).run();
+    EXPECT_GE(batched_wal_writes() - writes_before, 1u);
+    EXPECT_EQ(count_rows(other), k);
+  }
+}
+
 /// Pages a transaction spills to the log before it rolls back stay pending in the VFS; written
 /// after the write lock is gone, they would overwrite what another connection commits meanwhile.
 TEST(BatchedWalVfs, ARolledBackTransactionsSpilledFramesNeverLandOverAnotherWritersCommit) {

@@ -113,7 +113,9 @@ void apply_migrations(Database& db) {
       db.query(sql::kRecordMigration).bind(1, name).bind(2, std::int64_t{0}).run();
       db.exec("COMMIT");
     } catch (...) {
-      db.exec("ROLLBACK");
+      if (db.in_transaction()) {  // else SQLite rolled back itself; the cause is what is thrown
+        db.exec("ROLLBACK");
+      }
       throw;
     }
     spdlog::info("applied migration {}", name);

@@ -5,8 +5,6 @@
 #include <cstddef>
 #include <cstdlib>
 #include <new>
-#include <mutex>
-#include <unordered_map>
 #include <vector>
 
 #include <sqlite3.h>
@@ -31,6 +29,7 @@ struct LogFile {
   DbFile* db = nullptr;       // its database file's wrapper; null: writes go through at once
   std::vector<char> pending;  // contiguous bytes not yet written, from offset pending_at
   sqlite3_int64 pending_at = 0;
+  bool commit_page_next = false;  // the last write was the header of a commit frame
 };
 
 /// A main database file, wrapped to see the connection's shared-memory calls: SQLite publishes
@@ -38,7 +37,6 @@ struct LogFile {
 struct DbFile {
   sqlite3_file base;
   sqlite3_file* real = nullptr;
-  const char* name = nullptr;  // the pager's file name: its log's name leads back to it
   LogFile* log = nullptr;
 };
 
@@ -48,12 +46,14 @@ sqlite3_file* real_file_in(sqlite3_file* file) {
   return reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(file) + kRealFileOffset);
 }
 
-/// Open database files by the pager's name pointer, for their log to find (sqlite3_filename_database
-/// of a log's name is that very pointer).
-std::mutex g_open_mutex;
-std::unordered_map<const char*, DbFile*> g_open_databases;
-
 LogFile* log_of(sqlite3_file* file) { return reinterpret_cast<LogFile*>(file); }
+
+/// A frame's header: bytes 4-7 hold the database's size in pages after the commit on the last
+/// frame of a commit, zero on every other frame (SQLite's WAL format).
+constexpr std::size_t kFrameHeaderSize = 24;
+bool is_commit_frame_header(const char* header) {
+  return header[4] != 0 || header[5] != 0 || header[6] != 0 || header[7] != 0;
+}
 
 /// SQLite's unix VFS writes fewer than 128 KiB per call (it masks the length with 0x1ffff and
 /// reports a longer write as a full disk): pending bytes go in pieces of 31 pages.
@@ -74,7 +74,6 @@ int flush(LogFile* log) {
 int log_close(sqlite3_file* file) {
   LogFile* log = log_of(file);
   if (log->db != nullptr) {
-    std::lock_guard lock(g_open_mutex);
     log->db->log = nullptr;
   }
   const int flushed = flush(log);
@@ -106,13 +105,17 @@ int log_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 of
   if (log->pending.empty()) {
     log->pending_at = offset;
   }
+  const auto* bytes = static_cast<const char*>(data);
   try {
-    const auto* bytes = static_cast<const char*>(data);
     log->pending.insert(log->pending.end(), bytes, bytes + size);
   } catch (const std::bad_alloc&) {
     return SQLITE_IOERR_NOMEM;
   }
-  return SQLITE_OK;
+  // A commit's last frame goes to the file with its page, whatever the sync setting: an error
+  // then fails the commit (xWrite), and nothing of a commit waits for the barrier below.
+  const bool commit_page = log->commit_page_next;
+  log->commit_page_next = size == kFrameHeaderSize && is_commit_frame_header(bytes);
+  return commit_page ? flush(log) : SQLITE_OK;
 }
 
 int log_truncate(sqlite3_file* file, sqlite3_int64 size) {
@@ -195,12 +198,8 @@ DbFile* db_of(sqlite3_file* file) { return reinterpret_cast<DbFile*>(file); }
 
 int db_close(sqlite3_file* file) {
   DbFile* db = db_of(file);
-  {
-    std::lock_guard lock(g_open_mutex);
-    g_open_databases.erase(db->name);
-    if (db->log != nullptr) {
-      db->log->db = nullptr;
-    }
+  if (db->log != nullptr) {
+    db->log->db = nullptr;
   }
   const int rc = db->real->pMethods->xClose(db->real);
   db->~DbFile();
@@ -208,9 +207,9 @@ int db_close(sqlite3_file* file) {
 }
 
 /// Frames become visible to other connections when SQLite writes the log's index header, around
-/// this barrier: whatever the sync setting, they are in the file first. (With synchronous = FULL
-/// the commit's sync has written them already.) A failure here cannot be reported, and going on
-/// would publish frames that are not in the file.
+/// this barrier. A commit's frames were written with its last frame, so nothing should be pending
+/// here; should anything be, it goes to the file first. A failure here cannot be reported, and
+/// going on would publish frames that are not in the file.
 void db_shm_barrier(sqlite3_file* file) {
   DbFile* db = db_of(file);
   if (db->log != nullptr && flush(db->log) != SQLITE_OK) {
@@ -320,27 +319,17 @@ int open_wrapped(sqlite3_vfs* real, const char* name, sqlite3_file* file, int fl
 /// calls watched); every other file is the default VFS's own, opened in place.
 int vfs_open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags, int* out_flags) {
   sqlite3_vfs* real = real_vfs(vfs);
-  if ((flags & SQLITE_OPEN_MAIN_DB) != 0 && name != nullptr) {
-    const int rc = open_wrapped<DbFile>(real, name, file, flags, out_flags, &kDbMethods);
-    if (rc == SQLITE_OK) {
-      DbFile* db = db_of(file);
-      db->name = name;
-      std::lock_guard lock(g_open_mutex);
-      g_open_databases[name] = db;
-    }
-    return rc;
+  if ((flags & SQLITE_OPEN_MAIN_DB) != 0) {
+    return open_wrapped<DbFile>(real, name, file, flags, out_flags, &kDbMethods);
   }
   if ((flags & SQLITE_OPEN_WAL) == 0) {
     return real->xOpen(real, name, file, flags, out_flags);
   }
   const int rc = open_wrapped<LogFile>(real, name, file, flags, out_flags, &kLogMethods);
-  if (rc == SQLITE_OK) {
-    LogFile* log = log_of(file);
-    std::lock_guard lock(g_open_mutex);
-    if (auto it = g_open_databases.find(sqlite3_filename_database(name)); it != g_open_databases.end()) {
-      log->db = it->second;
-      it->second->log = log;
-    }
+  if (sqlite3_file* db = rc == SQLITE_OK ? sqlite3_database_file_object(name) : nullptr;
+      db != nullptr && db->pMethods == &kDbMethods) {
+    log_of(file)->db = db_of(db);
+    db_of(db)->log = log_of(file);
   }
   return rc;
 }

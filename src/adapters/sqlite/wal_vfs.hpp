@@ -4,10 +4,12 @@
 // default one and gathers a log file's contiguous writes in memory, then writes them with one
 // call (or a few) when SQLite syncs the log, reads it, asks its size, writes elsewhere in it, or
 // publishes frames to other connections (the shared-memory barrier around the log index header).
-// A commit's bytes, and when they are synced, do not change, only the number of calls. Bytes
-// still pending when the transaction releases the log's write lock belong to a rolled-back
-// transaction (spilled pages) and are dropped: written later, they could land over frames that
-// another connection committed in between.
+// A commit's frames reach the file by the time its last frame is written, before SQLite syncs or
+// tells other connections of them; what is written, and when it is synced, do not change, only
+// the number of calls. Bytes still pending when the transaction releases the log's write lock
+// belong to a rolled-back transaction (spilled pages) and are dropped: written later, they could
+// land over frames that another connection committed in between. Not for locking_mode =
+// EXCLUSIVE, where SQLite takes no shared-memory locks and the drop never happens.
 
 namespace concertd::sqlite {
 
