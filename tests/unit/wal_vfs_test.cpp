@@ -14,6 +14,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
+/// A fresh directory under the system's temporary one, removed with everything in it.
+struct TempDir {
+  fs::path path = fs::temp_directory_path() / ("concertd-vfs-test-" + random_base64url(9));
+  TempDir() { fs::create_directories(path); }
+  ~TempDir() { fs::remove_all(path); }
+  std::string file(const char* name) const { return (path / name).string(); }
+};
+
 std::int64_t count_rows(Database& db) {
   auto st = db.query("SELECT count(*) FROM t");
   st.step();
@@ -21,13 +29,8 @@ std::int64_t count_rows(Database& db) {
 }
 
 TEST(BatchedWalVfs, ACommitReachesTheLogInOneWriteAndIsReadElsewhereAndAfterACrash) {
-  const fs::path dir = fs::temp_directory_path() / ("concertd-vfs-test-" + random_base64url(9));
-  struct RemoveDir {
-    fs::path dir;
-    ~RemoveDir() { fs::remove_all(dir); }
-  } cleanup{dir};
-  fs::create_directories(dir);
-  const std::string path = (dir / "a.db").string();
+  const TempDir dir;
+  const std::string path = dir.file("a.db");
   Database writer(path, LogWrites::Batched);
   writer.exec("PRAGMA journal_mode = WAL");
   writer.exec("PRAGMA synchronous = FULL");
@@ -49,7 +52,7 @@ TEST(BatchedWalVfs, ACommitReachesTheLogInOneWriteAndIsReadElsewhereAndAfterACra
   EXPECT_EQ(count_rows(reader), 500);
 
   // What kill -9 leaves: the files as they are while the writer is open.
-  const std::string copy = (dir / "b.db").string();
+  const std::string copy = dir.file("b.db");
   for (const char* suffix : {"", "-wal"}) {
     fs::copy_file(path + suffix, copy + suffix);
   }
@@ -63,13 +66,8 @@ TEST(BatchedWalVfs, ACommitReachesTheLogInOneWriteAndIsReadElsewhereAndAfterACra
 /// Without a sync at commit (synchronous = NORMAL), a commit's frames still reach the file with
 /// its last frame, before other connections learn of them.
 TEST(BatchedWalVfs, WithoutASyncAtCommitAnotherConnectionStillReadsEveryCommit) {
-  const fs::path dir = fs::temp_directory_path() / ("concertd-vfs-test-" + random_base64url(9));
-  struct RemoveDir {
-    fs::path dir;
-    ~RemoveDir() { fs::remove_all(dir); }
-  } cleanup{dir};
-  fs::create_directories(dir);
-  const std::string path = (dir / "a.db").string();
+  const TempDir dir;
+  const std::string path = dir.file("a.db");
   Database batched(path, LogWrites::Batched);
   batched.exec("PRAGMA journal_mode = WAL");
   batched.exec("PRAGMA synchronous = NORMAL");
@@ -86,13 +84,8 @@ TEST(BatchedWalVfs, WithoutASyncAtCommitAnotherConnectionStillReadsEveryCommit) 
 /// Pages a transaction spills to the log before it rolls back stay pending in the VFS; written
 /// after the write lock is gone, they would overwrite what another connection commits meanwhile.
 TEST(BatchedWalVfs, ARolledBackTransactionsSpilledFramesNeverLandOverAnotherWritersCommit) {
-  const fs::path dir = fs::temp_directory_path() / ("concertd-vfs-test-" + random_base64url(9));
-  struct RemoveDir {
-    fs::path dir;
-    ~RemoveDir() { fs::remove_all(dir); }
-  } cleanup{dir};
-  fs::create_directories(dir);
-  const std::string path = (dir / "a.db").string();
+  const TempDir dir;
+  const std::string path = dir.file("a.db");
   Database batched(path, LogWrites::Batched);
   batched.exec("PRAGMA journal_mode = WAL");
   batched.exec("PRAGMA synchronous = FULL");
