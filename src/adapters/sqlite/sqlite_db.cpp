@@ -81,10 +81,9 @@ namespace {
 /// the pages a savepoint may have to restore in a sub-journal, which by default spills to a
 /// temporary file past 64 KiB: when every batch ran that way, under a hold rush each one created,
 /// wrote and unlinked one. In memory it holds one page image per page the job changes, and is
-/// emptied when the job's savepoint is released;
-/// the setting is process-wide, so a statement journal of any other transaction (a migration's
-/// large UPDATE, say) stays in memory too. It only takes before SQLite initializes, so it is made
-/// once, before the first connection opens.
+/// emptied when the job's savepoint is released; the setting is process-wide, so a statement
+/// journal of any other transaction (a migration's large UPDATE, say) stays in memory too. It only
+/// takes before SQLite initializes, so it is made once, before the first connection opens.
 void keep_sub_journals_in_memory() {
   [[maybe_unused]] static const bool once = [] {
     if (const int rc = sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, -1); rc != SQLITE_OK) {

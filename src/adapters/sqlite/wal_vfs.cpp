@@ -22,10 +22,10 @@ sqlite3_vfs* real_vfs(sqlite3_vfs* vfs) { return static_cast<sqlite3_vfs*>(vfs->
 
 struct DbFile;
 
-/// A log file: the default VFS's file lives in the same allocation, right after this header.
+/// A log file. Both wrappers start with the sqlite3_file SQLite sees, and the default VFS's own
+/// file lives in the same allocation at kRealFileOffset (real_of).
 struct LogFile {
-  sqlite3_file base;  // first: SQLite sees a LogFile as a sqlite3_file
-  sqlite3_file* real = nullptr;
+  sqlite3_file base;
   DbFile* db = nullptr;       // its database file's wrapper; null: writes go through at once
   std::vector<char> pending;  // contiguous bytes not yet written, from offset pending_at
   sqlite3_int64 pending_at = 0;
@@ -36,17 +36,50 @@ struct LogFile {
 /// frames through xShmBarrier and ends a write transaction by unlocking the log's write lock.
 struct DbFile {
   sqlite3_file base;
-  sqlite3_file* real = nullptr;
   LogFile* log = nullptr;
 };
 
 constexpr std::size_t kRealFileOffset = (std::max(sizeof(LogFile), sizeof(DbFile)) + 15) / 16 * 16;
 
-sqlite3_file* real_file_in(sqlite3_file* file) {
+sqlite3_file* real_of(sqlite3_file* file) {
   return reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(file) + kRealFileOffset);
 }
 
 LogFile* log_of(sqlite3_file* file) { return reinterpret_cast<LogFile*>(file); }
+DbFile* db_of(sqlite3_file* file) { return reinterpret_cast<DbFile*>(file); }
+
+// Calls that either wrapper hands to the default VFS's file as they are.
+int pass_read(sqlite3_file* f, void* out, int n, sqlite3_int64 off) {
+  return real_of(f)->pMethods->xRead(real_of(f), out, n, off);
+}
+int pass_write(sqlite3_file* f, const void* data, int n, sqlite3_int64 off) {
+  return real_of(f)->pMethods->xWrite(real_of(f), data, n, off);
+}
+int pass_truncate(sqlite3_file* f, sqlite3_int64 size) { return real_of(f)->pMethods->xTruncate(real_of(f), size); }
+int pass_sync(sqlite3_file* f, int flags) { return real_of(f)->pMethods->xSync(real_of(f), flags); }
+int pass_file_size(sqlite3_file* f, sqlite3_int64* size) {
+  return real_of(f)->pMethods->xFileSize(real_of(f), size);
+}
+int pass_lock(sqlite3_file* f, int level) { return real_of(f)->pMethods->xLock(real_of(f), level); }
+int pass_unlock(sqlite3_file* f, int level) { return real_of(f)->pMethods->xUnlock(real_of(f), level); }
+int pass_check_reserved_lock(sqlite3_file* f, int* out) {
+  return real_of(f)->pMethods->xCheckReservedLock(real_of(f), out);
+}
+int pass_file_control(sqlite3_file* f, int op, void* arg) {
+  return real_of(f)->pMethods->xFileControl(real_of(f), op, arg);
+}
+int pass_sector_size(sqlite3_file* f) { return real_of(f)->pMethods->xSectorSize(real_of(f)); }
+int pass_device_characteristics(sqlite3_file* f) { return real_of(f)->pMethods->xDeviceCharacteristics(real_of(f)); }
+int pass_shm_map(sqlite3_file* f, int region, int size, int extend, void volatile** out) {
+  return real_of(f)->pMethods->xShmMap(real_of(f), region, size, extend, out);
+}
+int pass_shm_unmap(sqlite3_file* f, int delete_flag) { return real_of(f)->pMethods->xShmUnmap(real_of(f), delete_flag); }
+int pass_fetch(sqlite3_file* f, sqlite3_int64 off, int n, void** out) {
+  return real_of(f)->pMethods->xFetch(real_of(f), off, n, out);
+}
+int pass_unfetch(sqlite3_file* f, sqlite3_int64 off, void* page) {
+  return real_of(f)->pMethods->xUnfetch(real_of(f), off, page);
+}
 
 /// A frame's header: bytes 4-7 hold the database's size in pages after the commit on the last
 /// frame of a commit, zero on every other frame (SQLite's WAL format).
@@ -63,8 +96,8 @@ int flush(LogFile* log) {
   int rc = SQLITE_OK;
   for (std::size_t done = 0; done < log->pending.size() && rc == SQLITE_OK; done += kMaxWrite) {
     const std::size_t size = std::min(kMaxWrite, log->pending.size() - done);
-    rc = log->real->pMethods->xWrite(log->real, log->pending.data() + done, static_cast<int>(size),
-                                     log->pending_at + static_cast<sqlite3_int64>(done));
+    rc = pass_write(&log->base, log->pending.data() + done, static_cast<int>(size),
+                    log->pending_at + static_cast<sqlite3_int64>(done));
     g_writes.fetch_add(1, std::memory_order_relaxed);
   }
   log->pending.clear();  // written or failed: SQLite fails the transaction on the error either way
@@ -77,7 +110,7 @@ int log_close(sqlite3_file* file) {
     log->db->log = nullptr;
   }
   const int flushed = flush(log);
-  const int closed = log->real->pMethods->xClose(log->real);
+  const int closed = real_of(file)->pMethods->xClose(real_of(file));
   log->~LogFile();
   return flushed != SQLITE_OK ? flushed : closed;
 }
@@ -87,13 +120,13 @@ int log_read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
   if (const int rc = flush(log); rc != SQLITE_OK) {
     return rc;
   }
-  return log->real->pMethods->xRead(log->real, out, amount, offset);
+  return pass_read(file, out, amount, offset);
 }
 
 int log_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
   LogFile* log = log_of(file);
   if (log->db == nullptr) {  // nobody would tell it when a transaction ends
-    return log->real->pMethods->xWrite(log->real, data, amount, offset);
+    return pass_write(file, data, amount, offset);
   }
   const auto size = static_cast<std::size_t>(amount);
   const bool follows = offset == log->pending_at + static_cast<sqlite3_int64>(log->pending.size());
@@ -123,7 +156,7 @@ int log_truncate(sqlite3_file* file, sqlite3_int64 size) {
   if (const int rc = flush(log); rc != SQLITE_OK) {
     return rc;
   }
-  return log->real->pMethods->xTruncate(log->real, size);
+  return pass_truncate(file, size);
 }
 
 int log_sync(sqlite3_file* file, int flags) {
@@ -131,7 +164,7 @@ int log_sync(sqlite3_file* file, int flags) {
   if (const int rc = flush(log); rc != SQLITE_OK) {
     return rc;
   }
-  return log->real->pMethods->xSync(log->real, flags);
+  return pass_sync(file, flags);
 }
 
 int log_file_size(sqlite3_file* file, sqlite3_int64* size) {
@@ -139,22 +172,7 @@ int log_file_size(sqlite3_file* file, sqlite3_int64* size) {
   if (const int rc = flush(log); rc != SQLITE_OK) {
     return rc;
   }
-  return log->real->pMethods->xFileSize(log->real, size);
-}
-
-int log_lock(sqlite3_file* file, int level) {
-  sqlite3_file* real = log_of(file)->real;
-  return real->pMethods->xLock(real, level);
-}
-
-int log_unlock(sqlite3_file* file, int level) {
-  sqlite3_file* real = log_of(file)->real;
-  return real->pMethods->xUnlock(real, level);
-}
-
-int log_check_reserved_lock(sqlite3_file* file, int* out) {
-  sqlite3_file* real = log_of(file)->real;
-  return real->pMethods->xCheckReservedLock(real, out);
+  return pass_file_size(file, size);
 }
 
 int log_file_control(sqlite3_file* file, int op, void* arg) {
@@ -162,17 +180,7 @@ int log_file_control(sqlite3_file* file, int op, void* arg) {
   if (const int rc = flush(log); rc != SQLITE_OK) {
     return rc;
   }
-  return log->real->pMethods->xFileControl(log->real, op, arg);
-}
-
-int log_sector_size(sqlite3_file* file) {
-  sqlite3_file* real = log_of(file)->real;
-  return real->pMethods->xSectorSize(real);
-}
-
-int log_device_characteristics(sqlite3_file* file) {
-  sqlite3_file* real = log_of(file)->real;
-  return real->pMethods->xDeviceCharacteristics(real);
+  return pass_file_control(file, op, arg);
 }
 
 /// Version 1: SQLite maps and shares memory through the database file only, never the log.
@@ -185,23 +193,21 @@ const sqlite3_io_methods kLogMethods = [] {
   m.xTruncate = log_truncate;
   m.xSync = log_sync;
   m.xFileSize = log_file_size;
-  m.xLock = log_lock;
-  m.xUnlock = log_unlock;
-  m.xCheckReservedLock = log_check_reserved_lock;
+  m.xLock = pass_lock;
+  m.xUnlock = pass_unlock;
+  m.xCheckReservedLock = pass_check_reserved_lock;
   m.xFileControl = log_file_control;
-  m.xSectorSize = log_sector_size;
-  m.xDeviceCharacteristics = log_device_characteristics;
+  m.xSectorSize = pass_sector_size;
+  m.xDeviceCharacteristics = pass_device_characteristics;
   return m;
 }();
-
-DbFile* db_of(sqlite3_file* file) { return reinterpret_cast<DbFile*>(file); }
 
 int db_close(sqlite3_file* file) {
   DbFile* db = db_of(file);
   if (db->log != nullptr) {
     db->log->db = nullptr;
   }
-  const int rc = db->real->pMethods->xClose(db->real);
+  const int rc = real_of(file)->pMethods->xClose(real_of(file));
   db->~DbFile();
   return rc;
 }
@@ -215,80 +221,41 @@ void db_shm_barrier(sqlite3_file* file) {
   if (db->log != nullptr && flush(db->log) != SQLITE_OK) {
     std::abort();
   }
-  db->real->pMethods->xShmBarrier(db->real);
+  real_of(file)->pMethods->xShmBarrier(real_of(file));
 }
 
 /// Releasing the log's write lock (slot 0) ends a write transaction. A commit's frames were
-/// written at its sync or barrier; bytes still pending are a rolled-back transaction's, which
+/// written with its last frame; bytes still pending are a rolled-back transaction's, which
 /// nobody reads, and must not be written later over frames another connection commits meanwhile.
 int db_shm_lock(sqlite3_file* file, int offset, int n, int flags) {
   DbFile* db = db_of(file);
   if (db->log != nullptr && (flags & SQLITE_SHM_UNLOCK) != 0 && offset == 0 && n > 0) {
     db->log->pending.clear();
   }
-  return db->real->pMethods->xShmLock(db->real, offset, n, flags);
-}
-
-// Everything else goes to the default VFS's file as it is.
-int db_read(sqlite3_file* f, void* out, int n, sqlite3_int64 off) {
-  return db_of(f)->real->pMethods->xRead(db_of(f)->real, out, n, off);
-}
-int db_write(sqlite3_file* f, const void* data, int n, sqlite3_int64 off) {
-  return db_of(f)->real->pMethods->xWrite(db_of(f)->real, data, n, off);
-}
-int db_truncate(sqlite3_file* f, sqlite3_int64 size) {
-  return db_of(f)->real->pMethods->xTruncate(db_of(f)->real, size);
-}
-int db_sync(sqlite3_file* f, int flags) { return db_of(f)->real->pMethods->xSync(db_of(f)->real, flags); }
-int db_file_size(sqlite3_file* f, sqlite3_int64* size) {
-  return db_of(f)->real->pMethods->xFileSize(db_of(f)->real, size);
-}
-int db_lock(sqlite3_file* f, int level) { return db_of(f)->real->pMethods->xLock(db_of(f)->real, level); }
-int db_unlock(sqlite3_file* f, int level) { return db_of(f)->real->pMethods->xUnlock(db_of(f)->real, level); }
-int db_check_reserved_lock(sqlite3_file* f, int* out) {
-  return db_of(f)->real->pMethods->xCheckReservedLock(db_of(f)->real, out);
-}
-int db_file_control(sqlite3_file* f, int op, void* arg) {
-  return db_of(f)->real->pMethods->xFileControl(db_of(f)->real, op, arg);
-}
-int db_sector_size(sqlite3_file* f) { return db_of(f)->real->pMethods->xSectorSize(db_of(f)->real); }
-int db_device_characteristics(sqlite3_file* f) {
-  return db_of(f)->real->pMethods->xDeviceCharacteristics(db_of(f)->real);
-}
-int db_shm_map(sqlite3_file* f, int region, int size, int extend, void volatile** out) {
-  return db_of(f)->real->pMethods->xShmMap(db_of(f)->real, region, size, extend, out);
-}
-int db_shm_unmap(sqlite3_file* f, int delete_flag) {
-  return db_of(f)->real->pMethods->xShmUnmap(db_of(f)->real, delete_flag);
-}
-int db_fetch(sqlite3_file* f, sqlite3_int64 off, int n, void** out) {
-  return db_of(f)->real->pMethods->xFetch(db_of(f)->real, off, n, out);
-}
-int db_unfetch(sqlite3_file* f, sqlite3_int64 off, void* page) {
-  return db_of(f)->real->pMethods->xUnfetch(db_of(f)->real, off, page);
+  return real_of(file)->pMethods->xShmLock(real_of(file), offset, n, flags);
 }
 
 const sqlite3_io_methods kDbMethods = [] {
   sqlite3_io_methods m{};
   m.iVersion = 3;
   m.xClose = db_close;
-  m.xRead = db_read;
-  m.xWrite = db_write;
-  m.xTruncate = db_truncate;
-  m.xSync = db_sync;
-  m.xFileSize = db_file_size;
-  m.xLock = db_lock;
-  m.xUnlock = db_unlock;
-  m.xCheckReservedLock = db_check_reserved_lock;
-  m.xFileControl = db_file_control;
-  m.xSectorSize = db_sector_size;
-  m.xDeviceCharacteristics = db_device_characteristics;
-  m.xShmMap = db_shm_map;
+  m.xRead = pass_read;
+  m.xWrite = pass_write;
+  m.xTruncate = pass_truncate;
+  m.xSync = pass_sync;
+  m.xFileSize = pass_file_size;
+  m.xLock = pass_lock;
+  m.xUnlock = pass_unlock;
+  m.xCheckReservedLock = pass_check_reserved_lock;
+  m.xFileControl = pass_file_control;
+  m.xSectorSize = pass_sector_size;
+  m.xDeviceCharacteristics = pass_device_characteristics;
+  m.xShmMap = pass_shm_map;
   m.xShmLock = db_shm_lock;
   m.xShmBarrier = db_shm_barrier;
-  m.xShmUnmap = db_shm_unmap;
-  m.xFetch = db_fetch;
-  m.xUnfetch = db_unfetch;
+  m.xShmUnmap = pass_shm_unmap;
+  m.xFetch = pass_fetch;
+  m.xUnfetch = pass_unfetch;
   return m;
 }();
 
@@ -299,13 +266,12 @@ int open_wrapped(sqlite3_vfs* real, const char* name, sqlite3_file* file, int fl
                  const sqlite3_io_methods* methods) {
   auto* wrapper = new (file) Wrapper{};
   wrapper->base.pMethods = nullptr;  // until the real file is open: SQLite closes only opened files
-  wrapper->real = real_file_in(file);
-  wrapper->real->pMethods = nullptr;
-  const int rc = real->xOpen(real, name, wrapper->real, flags, out_flags);
-  if (rc != SQLITE_OK || wrapper->real->pMethods == nullptr ||
-      (methods == &kDbMethods && wrapper->real->pMethods->iVersion < 3)) {
-    if (wrapper->real->pMethods != nullptr) {
-      wrapper->real->pMethods->xClose(wrapper->real);
+  sqlite3_file* inner = real_of(file);
+  inner->pMethods = nullptr;
+  const int rc = real->xOpen(real, name, inner, flags, out_flags);
+  if (rc != SQLITE_OK || inner->pMethods == nullptr || (methods == &kDbMethods && inner->pMethods->iVersion < 3)) {
+    if (inner->pMethods != nullptr) {
+      inner->pMethods->xClose(inner);
     }
     wrapper->~Wrapper();
     file->pMethods = nullptr;
