@@ -6,7 +6,6 @@
 #include <future>
 
 #include "adapters/sqlite/sqlite_store.hpp"
-#include "domain/random.hpp"
 #include "test_support.hpp"
 
 namespace concertd::sqlite {
@@ -94,11 +93,8 @@ TEST(SqliteWorker, AFullQueueRefusesInsteadOfGrowing) {
 /// rounds, so that the second store preallocates after recovering a crashed log.
 TEST(SqliteFileStore, CommitsInThePreallocatedLogSurviveACrash) {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / ("concertd-wal-test-" + random_base64url(9));
-  struct RemoveDir {
-    fs::path dir;
-    ~RemoveDir() { fs::remove_all(dir); }
-  } cleanup{dir};
+  const testing::TempDir temp;
+  const fs::path& dir = temp.path;
   fs::create_directories(dir / "0");
   boost::asio::io_context io;
   // Writes `name` in a store opened on `from`, then copies its files to `to` while it is open.

@@ -1,10 +1,13 @@
 #pragma once
 // Runs the services' coroutines to completion in tests, on a private io_context, and fakes time.
 #include <chrono>
+#include <filesystem>
 #include <future>
+#include <string>
 
 #include <boost/asio.hpp>
 
+#include "domain/random.hpp"
 #include "ports/clock.hpp"
 
 namespace concertd::testing {
@@ -17,6 +20,17 @@ class FakeClock final : public Clock {
 
  private:
   Timestamp _now;
+};
+
+/// A fresh directory under the system's temporary one, removed with everything in it.
+struct TempDir {
+  std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("concertd-test-" + random_base64url(9));
+  TempDir() { std::filesystem::create_directories(path); }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(const std::string& name) const { return (path / name).string(); }
 };
 
 /// Drives `task` until it finishes (bounded: a stuck task fails the test instead of hanging).

@@ -3,24 +3,33 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "adapters/sqlite/sqlite_db.hpp"
 #include "adapters/sqlite/wal_vfs.hpp"
-#include "domain/random.hpp"
+#include "test_support.hpp"
 
 namespace concertd::sqlite {
 namespace {
 
 namespace fs = std::filesystem;
 
-/// A fresh directory under the system's temporary one, removed with everything in it.
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("concertd-vfs-test-" + random_base64url(9));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const char* name) const { return (path / name).string(); }
-};
+using testing::TempDir;
+
+/// A connection through the batching VFS on a new WAL database with one table t (k, v).
+std::unique_ptr<Database> open_batched(const std::string& path, const char* synchronous) {
+  auto db = std::make_unique<Database>(path, LogWrites::Batched);
+  db->exec("PRAGMA journal_mode = WAL");
+  db->exec(std::string("PRAGMA synchronous = ") + synchronous);
+  db->exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)");
+  return db;
+}
+
+/// Inserts row k of t with a value of `size` bytes.
+void insert_row(Database& db, int k, std::size_t size) {
+  db.query("INSERT INTO t (k, v) VALUES (?1, ?2)").bind(1, std::int64_t{k}).bind(2, std::string(size, 'x')).run();
+}
 
 std::int64_t count_rows(Database& db) {
   auto st = db.query("SELECT count(*) FROM t");
@@ -31,16 +40,14 @@ std::int64_t count_rows(Database& db) {
 TEST(BatchedWalVfs, ACommitReachesTheLogInOneWriteAndIsReadElsewhereAndAfterACrash) {
   const TempDir dir;
   const std::string path = dir.file("a.db");
-  Database writer(path, LogWrites::Batched);
-  writer.exec("PRAGMA journal_mode = WAL");
-  writer.exec("PRAGMA synchronous = FULL");
+  auto db = open_batched(path, "FULL");
+  Database& writer = *db;
   writer.exec("PRAGMA wal_autocheckpoint = 0");  // every frame stays in the log for the copy below
-  writer.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)");
 
   const unsigned long long writes_before = batched_wal_writes();
   writer.exec("BEGIN");
   for (int k = 1; k <= 500; ++k) {
-    writer.query("INSERT INTO t (k, v) VALUES (?1, ?2)").bind(1, std::int64_t{k}).bind(2, std::string(300, 'x')).run();
+    insert_row(writer, k, 300);
   }
   writer.exec("COMMIT");
   // ~40 frames: ~80 write calls without the VFS, 2 with it (pieces of 31 pages at most).
@@ -68,14 +75,12 @@ TEST(BatchedWalVfs, ACommitReachesTheLogInOneWriteAndIsReadElsewhereAndAfterACra
 TEST(BatchedWalVfs, WithoutASyncAtCommitAnotherConnectionStillReadsEveryCommit) {
   const TempDir dir;
   const std::string path = dir.file("a.db");
-  Database batched(path, LogWrites::Batched);
-  batched.exec("PRAGMA journal_mode = WAL");
-  batched.exec("PRAGMA synchronous = NORMAL");
-  batched.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)");
+  auto db = open_batched(path, "NORMAL");
+  Database& batched = *db;
   Database other(path);
   for (int k = 1; k <= 20; ++k) {
     const unsigned long long writes_before = batched_wal_writes();
-    batched.query("INSERT INTO t (k, v) VALUES (?1, ?2)").bind(1, std::int64_t{k}).bind(2, std::string(500, 'n')).run();
+    insert_row(batched, k, 500);
     EXPECT_GE(batched_wal_writes() - writes_before, 1u);
     EXPECT_EQ(count_rows(other), k);
   }
@@ -86,17 +91,15 @@ TEST(BatchedWalVfs, WithoutASyncAtCommitAnotherConnectionStillReadsEveryCommit) 
 TEST(BatchedWalVfs, ARolledBackTransactionsSpilledFramesNeverLandOverAnotherWritersCommit) {
   const TempDir dir;
   const std::string path = dir.file("a.db");
-  Database batched(path, LogWrites::Batched);
-  batched.exec("PRAGMA journal_mode = WAL");
-  batched.exec("PRAGMA synchronous = FULL");
+  auto db = open_batched(path, "FULL");
+  Database& batched = *db;
   batched.exec("PRAGMA cache_size = 5");  // spills after a few pages
-  batched.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)");
   batched.exec("INSERT INTO t (k, v) VALUES (1, 'kept')");
   batched.exec("PRAGMA wal_checkpoint(TRUNCATE)");  // the log starts again: the next frames go first
 
   batched.exec("BEGIN");
   for (int k = 100; k < 800; ++k) {
-    batched.query("INSERT INTO t (k, v) VALUES (?1, ?2)").bind(1, std::int64_t{k}).bind(2, std::string(300, 'r')).run();
+    insert_row(batched, k, 300);
   }
   batched.exec("ROLLBACK");
 
