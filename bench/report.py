@@ -98,6 +98,15 @@ RATIO_ROWS = [
      "pgbench 3-statement tx", 0.80),
 ]
 HALF_STEPS = ["status", "seats", "token", "hold"]
+# (label, metric) of the closed-loop runs whose CPU run.sh samples (cpu_watch / cpu_record).
+CPU_ROWS = [
+    ("hold, embedded", "concertd.holds_embedded"),
+    ("hold, PostgreSQL + Redis", "concertd.holds_pg"),
+    ("pgbench 1-row UPDATE", "pgbench.update1"),
+    ("payment (with its hold), PostgreSQL + Redis", "concertd.payments_pg"),
+    ("pgbench 3-statement tx", "pgbench.tx3"),
+]
+CPU_PARTS = ["machine_us", "server_us", "postgres_us", "redis_us", "idle_pct"]
 
 
 def load_raw(path):
@@ -186,6 +195,25 @@ def table(raw_path, meta_path, out_base):
                      f"<= 300 MB, p99 unchanged | {'yes' if growth <= 300 and same else '**no**'} |")
     rows_json.append({"path": "waiting tokens", "fans": fans, "rss_growth_mb": growth,
                       "status_p99_before_ms": p99_before, "status_p99_after_ms": p99_after})
+    cpu_lines = []
+    for label, metric in CPU_ROWS:
+        machine, server, pg, redis, idle = (med(values, f"{metric}.cpu.{k}") for k in CPU_PARTS)
+        if machine is None:
+            continue
+        rest = machine - (server or 0) - (pg or 0) - (redis or 0)
+        rate = med(values, metric + (".tps" if metric.startswith("pgbench") else ".rps"))
+        cpu_lines.append(f"| {label} | {fmt(rate)}/s | {fmt(machine)} | "
+                         f"{fmt(server) if metric.startswith('concertd') else ''} | "
+                         f"{fmt(pg) if 'embedded' not in label else ''} | {fmt(redis) if 'Redis' in label else ''} | "
+                         f"{fmt(rest)} | {idle:.0f}% |")
+        rows_json.append({"path": f"cpu per operation: {label}", "rate": rate, "machine_us": machine,
+                          "server_us": server, "postgres_us": pg, "redis_us": redis, "rest_us": rest,
+                          "idle_pct": idle})
+    if cpu_lines:
+        lines += ["", "CPU per operation, us of one core (medians; sampled from /proc over the middle of each "
+                  "closed-loop run; rest = load generator and kernel threads):", "",
+                  "| run | operations | machine | concertd server | PostgreSQL | Redis | rest | machine idle |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |"] + cpu_lines
     extra = [f"- {k[5:]}: {v}" for k, v in sorted(notes.items()) if k.startswith("info.")]
     if extra:
         lines += ["", "Notes:"] + extra

@@ -2,7 +2,9 @@
 # make bench: concertd against same-run references, as ratios (see docs/scaling.md).
 #   reads and token issue  vs nginx (1 worker) serving a fixed reply of the same byte size, wrk -t1 -c64;
 #   holds and payments     vs pgbench on the same PostgreSQL 15 (1-row UPDATE; 2 UPDATE + INSERT);
-#   p99 at half of each endpoint's peak; RSS growth with BENCH_WAITING waiting tokens.
+#   p99 at half of each endpoint's peak; RSS growth with BENCH_WAITING waiting tokens;
+#   CPU per hold, payment and pgbench transaction, split between concertd, PostgreSQL, Redis and
+#   the rest (runs of at least 6 s).
 # Everything it needs (nginx, concertd, PostgreSQL, Redis) is started here on free loopback ports
 # in temporary directories and stopped at exit. Output: the table on stdout and in
 # bench/results/<UTC date>-<hostname>.md, raw numbers in the .json next to it.
@@ -237,6 +239,7 @@ start_backends() {  # sets PG_PORT REDIS_PORT
     "-p $PG_PORT -k $pgdir -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=128MB" \
     start >/dev/null || { cat "$pgdir/pg.log" >&2; die "PostgreSQL did not start"; }
   pg_running=1
+  pg_postmaster=$(head -n 1 "$pgdir/data/postmaster.pid")
   local settings
   settings=$(pgsql postgres -Atc "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings
     WHERE name IN ('fsync','synchronous_commit','full_page_writes','shared_buffers','wal_level','max_connections')")
@@ -244,7 +247,8 @@ start_backends() {  # sets PG_PORT REDIS_PORT
   REDIS_PORT=$(free_port)
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --databases 64 \
     --dir "$tmp" >"$tmp/redis.log" 2>&1 &
-  pids+=("$!")
+  REDIS_PID=$!
+  pids+=("$REDIS_PID")
   for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
   redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || die "redis-server did not start"
   note info.redis "Redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'), no persistence (the queue state is also stored in PostgreSQL)"
@@ -255,17 +259,72 @@ run_pgbench() {  # metric repeat script-file
   local out
   pgbench_n=$((pgbench_n + 1))
   out=$tmp/pgbench-$pgbench_n-$1.txt
+  cpu_watch ""
   timeout $((D + 120)) pgbench -h 127.0.0.1 -p "$PG_PORT" -U postgres -n -M prepared -c "$PG_CLIENTS" -j 2 \
     -T "$D" -s "$PG_SCALE" -f "$3" pgbench >"$out" 2>&1 || { cat "$out" >&2; die "pgbench $1"; }
   local tps lat
   read -r tps lat < <(report pgbench "$out")
   record "$1.tps" "$2" "$tps"
+  cpu_record "$1" "$2" "$tps"
   log "$1: $(printf '%.0f' "$tps") tx/s, latency avg $lat ms"
+}
+
+# ---- CPU per operation: where the two cores went during a run ---------------------------------
+# Sampled from /proc over the middle of a D-second run (2 s after its start to 2 s before its
+# end, past the setup and the ramp): the server's ticks, PostgreSQL's (the postmaster and its
+# children, with the ticks of backends that exited), Redis's, and the machine's busy ticks; the
+# rest is the load generator (concertd bench, pgbench) and the kernel's threads. Divided by the
+# run's operations per second, it says which process a target's missing throughput is spent in.
+pg_postmaster=""
+REDIS_PID=""
+proc_ticks() {  # pid...: utime + stime, plus the reaped children's, of all; a gone pid adds 0
+  local files=() p
+  for p in "$@"; do files+=("/proc/$p/stat"); done
+  [ ${#files[@]} -gt 0 ] || { echo 0; return; }
+  cat "${files[@]}" 2>/dev/null | awk '{s += $14 + $15 + $16 + $17} END {print s + 0}'
+}
+cpu_ticks() {  # server-pid -> "uptime_s machine server postgres redis", busy ticks so far
+  local pg=0
+  if [ -n "$pg_postmaster" ]; then
+    # shellcheck disable=SC2046  # one pid a word
+    pg=$(proc_ticks "$pg_postmaster" $(pgrep -P "$pg_postmaster"))
+  fi
+  echo "$(cut -d' ' -f1 /proc/uptime) $(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat)" \
+    "$(proc_ticks ${1:+"$1"}) $pg $(proc_ticks ${REDIS_PID:+"$REDIS_PID"})"
+}
+cpu_sampler=""
+cpu_file=""
+cpu_watch() {  # server-pid|"": samples in the background while a D-second run starts now
+  cpu_sampler=""
+  [ "$D" -ge 6 ] || return 0
+  local file=$tmp/cpu-$RANDOM$RANDOM
+  (sleep 2; cpu_ticks "$1" >"$file"; sleep $((D - 4)); cpu_ticks "$1" >>"$file") &
+  cpu_sampler=$!
+  cpu_file=$file
+}
+cpu_record() {  # metric repeat ops-per-second: records the µs of one core per operation of each part
+  [ -n "$cpu_sampler" ] || return 0
+  wait "$cpu_sampler" || return 0
+  local hz machine="" server="" pg="" redis="" idle=""
+  hz=$(getconf CLK_TCK)
+  # The window is the time between the two samples (a little over D - 4 s), the rate the run's.
+  read -r machine server pg redis idle < <(awk -v hz="$hz" -v r="$3" -v n="$(nproc)" '
+    NR == 1 {for (i = 1; i <= 5; i++) a[i] = $i}
+    NR == 2 {w = $1 - a[1]; ops = r * w; if (ops <= 0) exit
+             for (i = 2; i <= 5; i++) printf "%.1f ", ($i - a[i]) * 1e6 / hz / ops
+             printf "%.1f\n", 100 - 100 * ($2 - a[2]) / (hz * w * n)}' "$cpu_file")
+  [ -n "${idle:-}" ] || return 0
+  record "$1.cpu.machine_us" "$2" "$machine"
+  record "$1.cpu.server_us" "$2" "$server"
+  record "$1.cpu.postgres_us" "$2" "$pg"
+  record "$1.cpu.redis_us" "$2" "$redis"
+  record "$1.cpu.idle_pct" "$2" "$idle"
 }
 
 # ---- holds (concertd bench, or the wrk stand-in) -----------------------------------------------
 holds_metric() {  # metric repeat [METRICS_URLS...]: against $CD_URL
   local metric=$1 rep=$2 rate
+  cpu_watch "$CD_PID"
   if [ "$has_bench" = 1 ]; then
     local f
     f=$(run_bench holds "$CD_URL")
@@ -280,6 +339,7 @@ holds_metric() {  # metric repeat [METRICS_URLS...]: against $CD_URL
     note "source.$metric" "wrk stand-in, bench/holds.sh"
   fi
   record "$metric.rps" "$rep" "$rate"
+  cpu_record "$metric" "$rep" "$rate"
   log "$metric: $(printf '%.0f' "$rate") holds/s"
 }
 
@@ -369,9 +429,11 @@ for rep in $(seq 1 "$REPEAT"); do
     holds_metric concertd.holds_pg "$rep"
     run_pgbench pgbench.tx3 "$rep" "$tmp/tx3.sql"
     if [ "$has_bench" = 1 ]; then
+      cpu_watch "$CD_PID"
       f=$(run_bench payments "$CD_URL")
       read -r rate _ < <(report benchjson "$f" pay)
       record concertd.payments_pg.rps "$rep" "$rate"
+      cpu_record concertd.payments_pg "$rep" "$rate"
       note source.concertd.payments_pg "concertd bench payments"
       log "concertd.payments_pg: $(printf '%.0f' "$rate") payments/s"
     fi
