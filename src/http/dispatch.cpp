@@ -8,17 +8,24 @@
 
 namespace concertd::http {
 
+std::optional<Response> route_refusal(const RouteMatch& match) {
+  if (match.handler) {
+    return std::nullopt;
+  }
+  if (match.allow.empty()) {
+    return error_response(ClientError(ErrorCode::NotFound, "요청한 경로를 찾을 수 없습니다"));
+  }
+  Response r = error_response(ClientError(ErrorCode::MethodNotAllowed, "허용되지 않는 메서드입니다"));
+  r.headers.emplace_back("Allow", match.allow);
+  return r;
+}
+
 Task<Response> dispatch(const Router& router, Request& request, std::string& route) {
   try {
     const RouteMatch match = router.match(request);
     route = match.route == nullptr ? "unmatched" : *match.route;
-    if (!match.handler) {
-      if (match.allow.empty()) {
-        throw ClientError(ErrorCode::NotFound, "요청한 경로를 찾을 수 없습니다");
-      }
-      Response r = error_response(ClientError(ErrorCode::MethodNotAllowed, "허용되지 않는 메서드입니다"));
-      r.headers.emplace_back("Allow", match.allow);
-      co_return r;
+    if (auto refusal = route_refusal(match)) {
+      co_return std::move(*refusal);
     }
     co_return co_await (*match.handler)(request);
   } catch (const ClientError& e) {

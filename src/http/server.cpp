@@ -68,9 +68,8 @@ Task<void> watch(std::shared_ptr<Connection> c, Clock::duration longest_sleep) {
   }
 }
 
-/// A framing failure: answered, then the connection is closed.
-Task<void> reply_and_close(Connection& c, Clock::duration timeout, ErrorCode code, const char* message) {
-  const Response r = error_response(ClientError(code, message));
+/// A framing failure: answered, then the connection is closed (the body was not read).
+Task<void> reply_and_close(Connection& c, Clock::duration timeout, Response r) {
   std::string out;
   write_response(r, 11, false, out);
   c.expires_after(timeout);
@@ -126,12 +125,19 @@ Task<void> session(tcp::socket socket, const Router& router, Metrics& metrics, S
       break;
     }
     if (framing == Framing::TooLarge) {
-      // Content-Length over the limit is refused from the headers: the body is never read.
-      co_await reply_and_close(*c, shortest, ErrorCode::PayloadTooLarge, "요청 본문이 너무 큽니다");
+      // Content-Length over the limit is refused from the headers: the body is never read. The
+      // contract answers an unknown path or method first, and the headers name both.
+      Request head = to_request(std::move(parser.get()), peer);
+      std::optional<Response> refusal = route_refusal(router.match(head));
+      if (!refusal) {
+        refusal = error_response(ClientError(ErrorCode::PayloadTooLarge, "요청 본문이 너무 큽니다"));
+      }
+      co_await reply_and_close(*c, shortest, std::move(*refusal));
       break;
     }
     if (framing == Framing::Malformed) {
-      co_await reply_and_close(*c, shortest, ErrorCode::InvalidRequest, "잘못된 HTTP 요청입니다");
+      Response malformed = error_response(ClientError(ErrorCode::InvalidRequest, "잘못된 HTTP 요청입니다"));
+      co_await reply_and_close(*c, shortest, std::move(malformed));
       break;
     }
     auto beast_request = parser.release();

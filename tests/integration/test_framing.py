@@ -101,6 +101,32 @@ def test_413_comes_before_401(server):
         assert c.closed_by_peer()
 
 
+@pytest.mark.parametrize("method,path,status,code", [
+    ("POST", "/api/nope", 404, "NOT_FOUND"),
+    ("GET", "/api/nope", 404, "NOT_FOUND"),
+    ("PUT", "/api/reservations", 405, "METHOD_NOT_ALLOWED"),
+], ids=["unknown-path", "unknown-path-get", "wrong-method"])
+def test_route_errors_come_before_413(server, method, path, status, code):
+    # The contract's order: 404/405 route, then 413. The headers name both, so the body is
+    # still never read.
+    with RawConn(server) as c:
+        c.send(raw_request(method, path, ["Content-Length: 1000000"]))
+        r = c.read_response(method, path)
+        expect(r, status, code)
+        if status == 405:
+            assert r.header("Allow") == "POST"
+        assert c.closed_by_peer()
+
+
+def test_chunked_body_over_limit_on_an_unknown_path_is_404(make_server):
+    srv = make_server("--max-body", "256")
+    chunk = b"a" * 300
+    with RawConn(srv) as c:
+        c.send(raw_request("POST", "/api/nope", ["Transfer-Encoding: chunked"]) + b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        expect(c.read_response("POST", "/api/nope"), 404, "NOT_FOUND")
+        assert c.closed_by_peer()
+
+
 def test_body_of_exactly_max_body_is_accepted(server):
     user = uid("lim")
     body = json.dumps({"userId": user}).encode()
