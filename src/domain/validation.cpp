@@ -18,7 +18,11 @@ bool is_valid_user_id(std::string_view id) {
   return true;
 }
 
-bool is_valid_reservation_id(std::string_view id) { return !id.empty() && id.size() <= 128; }
+bool is_valid_reservation_id(std::string_view id) {
+  // Characters, not bytes: 128 Korean characters are 384 bytes and still an id.
+  const auto length = utf8_length(id);
+  return length && *length >= 1 && *length <= 128;
+}
 
 std::optional<ConcertId> parse_concert_id(std::string_view text) {
   if (text.empty() || text.size() > 19 || text[0] == '0') {

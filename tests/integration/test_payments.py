@@ -86,6 +86,7 @@ def test_invalid_reservations(server):
 
     invalid(token, "res-unknown-123")
     invalid(token, "x" * 128)
+    invalid(token, "가" * 128)  # 128 characters, 384 bytes: an id, just not this user's hold
     # another user's hold
     theirs = must_hold(server, other, cid, 1)
     invalid(token, theirs["reservationId"])

@@ -134,15 +134,17 @@ def test_paid_reservation_is_confirmed_and_not_cancellable(server):
 
 def test_unknown_reservation_is_404(server):
     _, token = active_user(server, "unk")
-    for rid in ["res-does-not-exist", "x", "r" * 128]:
+    # Characters, not bytes: 128 Korean characters (384 bytes) are still an id.
+    for rid in ["res-does-not-exist", "x", "r" * 128, "가" * 43, "가" * 128]:
         expect(get_reservation(server, token, rid), 404, "RESERVATION_NOT_FOUND")
         expect(cancel_reservation(server, token, rid), 404, "RESERVATION_NOT_FOUND")
 
 
 def test_reservation_id_over_128_chars_is_400(server):
     _, token = active_user(server, "long")
-    expect_bad_request(get_reservation(server, token, "r" * 129))
-    expect_bad_request(cancel_reservation(server, token, "r" * 129))
+    for rid in ["r" * 129, "가" * 129]:
+        expect_bad_request(get_reservation(server, token, rid))
+        expect_bad_request(cancel_reservation(server, token, rid))
 
 
 def test_cancelled_reservation_cannot_be_paid(server, concert):

@@ -53,6 +53,20 @@ TEST(IdempotencyKey, PrintableAsciiUpTo128) {
   EXPECT_FALSE(is_valid_idempotency_key("\x7f"));
 }
 
+TEST(ReservationId, OneTo128CharactersNotBytes) {
+  EXPECT_FALSE(is_valid_reservation_id(""));
+  EXPECT_TRUE(is_valid_reservation_id("res-1"));
+  EXPECT_TRUE(is_valid_reservation_id(std::string(128, 'a')));
+  EXPECT_FALSE(is_valid_reservation_id(std::string(129, 'a')));
+  std::string korean;
+  for (int i = 0; i < 128; ++i) {
+    korean += "가";  // 3 bytes each: 384 bytes, 128 characters
+  }
+  EXPECT_TRUE(is_valid_reservation_id(korean));
+  EXPECT_FALSE(is_valid_reservation_id(korean + "a"));
+  EXPECT_FALSE(is_valid_reservation_id("res-\xff"));  // not UTF-8: not a string of characters
+}
+
 TEST(Utf8, CountsCodePointsAndRejectsInvalid) {
   EXPECT_EQ(utf8_length("abc"), 3u);
   EXPECT_EQ(utf8_length("콘서트"), 3u);
