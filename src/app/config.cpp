@@ -5,6 +5,10 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <boost/asio/ip/address.hpp>
+
+#include "adapters/postgres/pg_pool.hpp"
+#include "adapters/redis/redis_protocol.hpp"
 
 namespace concertd {
 
@@ -18,15 +22,36 @@ std::optional<int> parse_config(int argc, char** argv, Config& cfg) {
   const auto positive = CLI::Range(std::int64_t{1}, std::int64_t{std::numeric_limits<std::int32_t>::max()});
   auto env = [](const char* name) { return std::string("CONCERTD_") + name; };
 
-  serve->add_option("--host", cfg.host, "listen address")->envname(env("HOST"))->capture_default_str();
+  // Values a start would only refuse later (after the migrations, with exit code 1) are checked
+  // here, so that a typo stops it at once with exit code 2, as any other bad flag value.
+  const CLI::Validator listen_address(
+      [](std::string& host) -> std::string {
+        boost::system::error_code ec;
+        boost::asio::ip::make_address(host, ec);
+        return ec && host != "localhost" ? "not an IP address (or localhost)" : "";
+      },
+      "ADDRESS");
+  const CLI::Validator postgres_uri([](std::string& uri) { return postgres::uri_problem(uri); }, "URI");
+  const CLI::Validator redis_url(
+      [](std::string& url) -> std::string {
+        return redis::parse_url(url) ? "" : "not a redis://host[:port][/db] URL";
+      },
+      "URL");
+
+  serve->add_option("--host", cfg.host, "listen address (an IP address, or localhost)")
+      ->envname(env("HOST"))
+      ->check(listen_address)
+      ->capture_default_str();
   serve->add_option("--port", cfg.port, "listen port")->envname(env("PORT"))->capture_default_str();
   serve->add_option("--data-dir", cfg.data_dir, "embedded mode: where the SQLite file lives")
       ->envname(env("DATA_DIR"))
       ->capture_default_str();
   serve->add_option("--postgres", cfg.postgres, "postgresql:// URI: use PostgreSQL instead of SQLite")
-      ->envname(env("POSTGRES"));
+      ->envname(env("POSTGRES"))
+      ->check(postgres_uri);
   serve->add_option("--redis", cfg.redis, "redis://host:port: queue, locks and caches in Redis")
-      ->envname(env("REDIS"));
+      ->envname(env("REDIS"))
+      ->check(redis_url);
   serve->add_option("--max-active", cfg.max_active, "active tokens at once")
       ->envname(env("MAX_ACTIVE"))
       ->check(positive)

@@ -213,7 +213,8 @@ Server::Server(asio::io_context& io, const Router& router, Metrics& metrics, Ser
     : _io(io), _router(router), _metrics(metrics), _limits(limits) {}
 
 void Server::listen(const std::string& host, unsigned short port) {
-  tcp::endpoint endpoint(asio::ip::make_address(host), port);
+  // An IP address, or "localhost" (the flag allows nothing else): no name lookup at start.
+  tcp::endpoint endpoint(asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host), port);
   tcp::acceptor acceptor(_io);
   acceptor.open(endpoint.protocol());
   acceptor.set_option(asio::socket_base::reuse_address(true));

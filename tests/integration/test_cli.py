@@ -3,6 +3,7 @@ import os
 import re
 import subprocess
 import tempfile
+import urllib.request
 
 import pytest
 
@@ -54,6 +55,47 @@ def test_bad_flag_value_exits_2(bad):
     assert p.returncode == 2, f"`{' '.join(bad)}` should stop the start with exit code 2, got " \
                               f"{p.returncode}:\n{out}"
     assert out.strip(), "a bad flag value must be explained by a message"
+
+
+@pytest.mark.parametrize("flag,value", [
+    ("--postgres", "notauri"), ("--postgres", "mysql://h/db"), ("--postgres", "postgresql://h:badport/db"),
+    ("--redis", "nope"), ("--redis", "redis://h:1/x"), ("--redis", "http://h:6379"),
+    ("--host", "999.1.1.1"), ("--host", "not an address"),
+], ids=lambda v: v)
+def test_bad_address_flag_exits_2(flag, value):
+    # Found only when the start reached them, these stopped it with exit code 1 after the
+    # migrations ran; a bad flag value is exit code 2 before anything starts.
+    with tempfile.TemporaryDirectory(prefix="concertd-cli-data-") as data:
+        args = ["serve", "--port", str(free_port()), "--data-dir", data, "--admin-key", ADMIN_KEY, flag, value]
+        if flag != "--host":
+            args += ["--host", "127.0.0.1"]
+        p = run_binary(args)
+        out = (p.stdout + p.stderr).decode("utf-8", "replace")
+        assert p.returncode == 2, f"{flag} {value}: exit {p.returncode}:\n{out}"
+        assert flag in out, out
+        assert os.listdir(data) == [], "nothing may be created before the flags are checked"
+
+
+def test_host_localhost_listens_on_loopback():
+    binary = require_binary()
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="concertd-cli-data-") as data:
+        proc = subprocess.Popen([binary, "serve", "--host", "localhost", "--port", str(port), "--data-dir", data,
+                                 "--admin-key", ADMIN_KEY], env=clean_env(), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            def answers():
+                if proc.poll() is not None:
+                    raise AssertionError(f"concertd --host localhost exited with {proc.returncode}")
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                        return r.status == 200
+                except OSError:
+                    return False
+            wait_until(answers, 30, "concertd --host localhost to answer /healthz")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
 
 
 @pytest.mark.parametrize("var,value", [("CONCERTD_HOLD_TTL", "0"), ("CONCERTD_PORT", "abc"),

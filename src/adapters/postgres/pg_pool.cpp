@@ -52,6 +52,44 @@ bool ready_now(int fd, bool for_write) {
 
 // ---- Result -------------------------------------------------------------------------------------
 
+std::string uri_problem(const std::string& uri) {
+  if (!uri.starts_with("postgresql://") && !uri.starts_with("postgres://")) {
+    return "not a postgresql:// URI";
+  }
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(uri.c_str(), &error);
+  if (options == nullptr) {
+    std::string why = error != nullptr ? error : "libpq cannot read it";
+    PQfreemem(error);
+    while (!why.empty() && why.back() == '\n') {
+      why.pop_back();
+    }
+    return why;
+  }
+  // libpq reads the port only when it connects; a start should not get that far with a typo.
+  std::string why;
+  for (const PQconninfoOption* o = options; o->keyword != nullptr && why.empty(); ++o) {
+    if (std::string_view(o->keyword) != "port" || o->val == nullptr) {
+      continue;
+    }
+    std::string_view ports(o->val);  // one per host, comma-separated; an empty one is the default
+    while (why.empty()) {
+      const std::string_view one = ports.substr(0, ports.find(','));
+      int port = 0;
+      const auto [end, ec] = std::from_chars(one.data(), one.data() + one.size(), port);
+      if (!one.empty() && (ec != std::errc{} || end != one.data() + one.size() || port < 1 || port > 65535)) {
+        why = "bad port \"" + std::string(one) + "\"";
+      }
+      if (one.size() == ports.size()) {
+        break;
+      }
+      ports.remove_prefix(one.size() + 1);
+    }
+  }
+  PQconninfoFree(options);
+  return why;
+}
+
 Result::Result(pg_result* result) : _result(result) {}
 Result::Result(Result&& other) noexcept : _result(other._result) { other._result = nullptr; }
 Result& Result::operator=(Result&& other) noexcept {

@@ -33,6 +33,10 @@ using Millis = std::chrono::milliseconds;
 /// Query parameters in text form; nullopt is SQL NULL.
 using Params = std::vector<std::optional<std::string>>;
 
+/// Why `uri` is not a `postgresql://` (or `postgres://`) URI that libpq can read; empty when it is.
+/// Checked when the flags are read, so that a typo stops the start with exit code 2.
+std::string uri_problem(const std::string& uri);
+
 /// An error reported by the server on a healthy connection (a constraint, a bug in a statement).
 /// A lost connection is never this: it is concertd::Unavailable.
 class PgError : public std::runtime_error {
