@@ -90,8 +90,11 @@ inline Request to_request(BeastRequest&& req, const std::string& peer) {
 /// Writes the whole response (status line, headers, body) into `out`, replacing what it held,
 /// so that the server sends it with one buffer and reuses the string's capacity for the next
 /// response; Beast's serializer walks a chain of buffer views and costed a third of a status
-/// request. Returns whether the connection stays open after it.
-inline bool write_response(const Response& r, unsigned version, bool keep_alive, std::string& out) {
+/// request. Returns whether the connection stays open after it. `with_body` false (the answer to
+/// a HEAD request) keeps the headers, Content-Length included, and leaves the body out: a body
+/// the client does not read would be taken for the next response on the connection.
+inline bool write_response(const Response& r, unsigned version, bool keep_alive, std::string& out,
+                           bool with_body = true) {
   const bool stays_open = keep_alive && !r.close;
   const auto status = static_cast<boost::beast::http::status>(r.status);
   char number[24];
@@ -117,7 +120,9 @@ inline bool write_response(const Response& r, unsigned version, bool keep_alive,
     out += "\r\nConnection: close";
   }
   out += "\r\n\r\n";
-  out += r.body;
+  if (with_body) {
+    out += r.body;
+  }
   return stays_open;
 }
 

@@ -124,6 +124,12 @@ Task<void> session(tcp::socket socket, const Router& router, Metrics& metrics, S
     if (framing == Framing::NeedMore) {
       break;
     }
+    if (framing == Framing::Complete && !parser.chunked() &&
+        parser.get().find(beast::http::field::transfer_encoding) != parser.get().end()) {
+      // A transfer coding other than chunked last: the body's end cannot be found, and reading
+      // it as no body would serve its bytes as the next request (RFC 9112 6.1: 400, close).
+      framing = Framing::Malformed;
+    }
     if (framing == Framing::TooLarge) {
       // Content-Length over the limit is refused from the headers: the body is never read. The
       // contract answers an unknown path or method first, and the headers name both.
@@ -152,7 +158,7 @@ Task<void> session(tcp::socket socket, const Router& router, Metrics& metrics, S
     Response response = co_await dispatch(router, request, route);
     const auto finished = Clock::now();
     metrics.observe(route, request.method, response.status, std::chrono::duration<double>(finished - started).count());
-    const bool stays_open = write_response(response, version, keep_alive, out);
+    const bool stays_open = write_response(response, version, keep_alive, out, request.method != "HEAD");
     c->deadline = finished + limits.body_timeout;
     auto [write_ec, written] = co_await asio::async_write(c->socket, asio::buffer(out), kNoThrow);
     if (write_ec || !stays_open) {

@@ -635,7 +635,9 @@ class RawConn:
             k, _, v = line.partition(":")
             headers.append((k.strip(), v.strip()))
         hmap = {k.lower(): v for k, v in headers}
-        if "chunked" in hmap.get("transfer-encoding", "").lower():
+        if method == "HEAD":
+            body = b""  # Content-Length says what a GET would carry; no body follows
+        elif "chunked" in hmap.get("transfer-encoding", "").lower():
             body = b""
             while True:
                 size = int(self._read_line().split(b";")[0].strip(), 16)

@@ -174,6 +174,27 @@ def test_chunked_body_over_limit_is_413_then_closed(make_server):
         assert c.closed_by_peer(), "the connection must be closed after a 413"
 
 
+def test_head_answer_has_no_body_and_the_connection_stays_in_step(server):
+    # A body after a HEAD answer would be read by the client as the start of the next response.
+    with RawConn(server) as c:
+        c.send(raw_request("HEAD", "/api/concerts/available-dates", []) + raw_request("GET", "/healthz", []))
+        head = c.read_response("HEAD", "/api/concerts/available-dates", check=False)
+        assert head.status == 405 and head.body == b"", head
+        assert int(head.header("Content-Length")) > 0
+        expect(c.read_response("GET", "/healthz"), 200, status="ok")
+
+
+@pytest.mark.parametrize("coding", ["gzip", "chunked, gzip", "identity"])
+def test_transfer_coding_other_than_chunked_is_400_then_closed(server, coding):
+    # The body's end cannot be found; taking it as no body would answer what follows it as a
+    # request of its own (request smuggling).
+    with RawConn(server) as c:
+        c.send(raw_request("POST", "/api/queue/token", [f"Transfer-Encoding: {coding}"])
+               + raw_request("GET", "/healthz", []))
+        expect(c.read_response("POST", "/api/queue/token"), 400, "INVALID_REQUEST")
+        assert c.closed_by_peer(), "the request after the body must not be answered"
+
+
 # --- bad framing (400, then closed) --------------------------------------------------------------
 @pytest.mark.parametrize("headers", [
     ["Content-Length: abc"],
