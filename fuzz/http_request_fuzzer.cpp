@@ -16,9 +16,10 @@
 //
 // Properties (abort on violation): no 5xx but 503; /metrics stays small; every response that is not /metrics is JSON;
 // every status >= 400 is an object with string `error` and `code` (the documented /readyz 503 has
-// `code` and `status`); 405 carries Allow; framing errors are 400 or 413 and end the connection;
-// a request that passed the header parse has not both Content-Length and chunked, nor a
-// Content-Length over the limit; no request takes longer than 10 s (a wedged coroutine).
+// `code` and `status`); 405 carries Allow; framing errors are 400, 404/405 (the route first) or 413
+// and end the connection; a request that passed the header parse has not both Content-Length and
+// chunked, nor a Content-Length over the limit; no request takes longer than 10 s (a wedged
+// coroutine).
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -176,13 +177,9 @@ class World {
         buffer.commit(got);
         framing = http::frame_buffered(parser, buffer);
       }
-      if (framing == http::Framing::TooLarge) {
-        framing_reply(ErrorCode::PayloadTooLarge, 413);
-        return;
-      }
-      if (framing == http::Framing::Malformed) {
-        framing_reply(ErrorCode::InvalidRequest, 400);
-        return;
+      if (const auto refusal = http::framing_refusal(framing, parser, _app.router())) {
+        check_refusal(*refusal);
+        return;  // the server closes the connection after it
       }
       check_header(parser.get(), limits);
       if (parser.get().body().size() > limits.max_body) {
@@ -222,10 +219,9 @@ class World {
     }
   }
 
-  /// What the server answers on a framing error before closing.
-  static void framing_reply(ErrorCode code, int expected_status) {
-    http::Response r = http::error_response(ClientError(code, "framing"));
-    if (r.status != expected_status) {
+  /// What the server answers on a framing error before closing: a route error, 413 or 400.
+  static void check_refusal(const http::Response& r) {
+    if (r.status != 400 && r.status != 404 && r.status != 405 && r.status != 413) {
       fail("framing error answered with an unexpected status", nullptr, &r);
     }
     check_error_body(nullptr, "", r);

@@ -20,6 +20,28 @@ std::optional<Response> route_refusal(const RouteMatch& match) {
   return r;
 }
 
+std::optional<Response> framing_refusal(Framing framing, RequestParser& parser, const Router& router) {
+  if (framing == Framing::Complete && !parser.chunked() &&
+      parser.get().find(boost::beast::http::field::transfer_encoding) != parser.get().end()) {
+    framing = Framing::Malformed;
+  }
+  switch (framing) {
+    case Framing::NeedMore:
+    case Framing::Complete:
+      return std::nullopt;
+    case Framing::TooLarge: {
+      Request head = to_request(std::move(parser.get()), "");
+      if (auto refusal = route_refusal(router.match(head))) {
+        return refusal;
+      }
+      return error_response(ClientError(ErrorCode::PayloadTooLarge, "요청 본문이 너무 큽니다"));
+    }
+    case Framing::Malformed:
+      break;
+  }
+  return error_response(ClientError(ErrorCode::InvalidRequest, "잘못된 HTTP 요청입니다"));
+}
+
 Task<Response> dispatch(const Router& router, Request& request, std::string& route) {
   try {
     const RouteMatch match = router.match(request);

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "http/beast_message.hpp"
 #include "http/router.hpp"
 #include "http/types.hpp"
 
@@ -13,6 +14,15 @@ namespace concertd::http {
 /// when a handler matched: the first error of the contract's order, so the server asks it before
 /// it refuses an oversized body too.
 std::optional<Response> route_refusal(const RouteMatch& match);
+
+/// The answer to a request the parser has framed (`framing` is not NeedMore) when it cannot be
+/// dispatched, sent before the connection is closed; nothing when it can. In the contract's
+/// order: 404/405 for an unknown path or method (the headers name both even when the body is
+/// refused), 413 for a body over the limit, 400 for anything else the parser refused and for a
+/// transfer coding other than chunked last (the body's end cannot be found, and reading it as
+/// no body would serve its bytes as the next request: RFC 9112 6.1). The server and the HTTP
+/// fuzzer both decide with it.
+std::optional<Response> framing_refusal(Framing framing, RequestParser& parser, const Router& router);
 
 /// Client mistakes become their 4xx, unreachable storage 503, anything else a logged 500.
 /// `route` receives the matched pattern ("unmatched" otherwise), the metrics label.

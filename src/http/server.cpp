@@ -124,26 +124,9 @@ Task<void> session(tcp::socket socket, const Router& router, Metrics& metrics, S
     if (framing == Framing::NeedMore) {
       break;
     }
-    if (framing == Framing::Complete && !parser.chunked() &&
-        parser.get().find(beast::http::field::transfer_encoding) != parser.get().end()) {
-      // A transfer coding other than chunked last: the body's end cannot be found, and reading
-      // it as no body would serve its bytes as the next request (RFC 9112 6.1: 400, close).
-      framing = Framing::Malformed;
-    }
-    if (framing == Framing::TooLarge) {
-      // Content-Length over the limit is refused from the headers: the body is never read. The
-      // contract answers an unknown path or method first, and the headers name both.
-      Request head = to_request(std::move(parser.get()), peer);
-      std::optional<Response> refusal = route_refusal(router.match(head));
-      if (!refusal) {
-        refusal = error_response(ClientError(ErrorCode::PayloadTooLarge, "요청 본문이 너무 큽니다"));
-      }
+    std::optional<Response> refusal = framing_refusal(framing, parser, router);
+    if (refusal) {
       co_await reply_and_close(*c, shortest, std::move(*refusal));
-      break;
-    }
-    if (framing == Framing::Malformed) {
-      Response malformed = error_response(ClientError(ErrorCode::InvalidRequest, "잘못된 HTTP 요청입니다"));
-      co_await reply_and_close(*c, shortest, std::move(malformed));
       break;
     }
     auto beast_request = parser.release();
