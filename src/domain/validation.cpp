@@ -19,9 +19,10 @@ bool is_valid_user_id(std::string_view id) {
 }
 
 bool is_valid_reservation_id(std::string_view id) {
-  // Characters, not bytes: 128 Korean characters are 384 bytes and still an id.
+  // Characters, not bytes: 128 Korean characters are 384 bytes and still an id. No NUL: the
+  // PostgreSQL adapter passes ids as C strings and would look up a shorter one than SQLite.
   const auto length = utf8_length(id);
-  return length && *length >= 1 && *length <= 128;
+  return length && *length >= 1 && *length <= 128 && id.find('\0') == std::string_view::npos;
 }
 
 std::optional<ConcertId> parse_concert_id(std::string_view text) {

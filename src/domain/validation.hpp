@@ -19,7 +19,7 @@ inline constexpr std::size_t kMaxTitleCodePoints = 200;
 
 /// 1 to 64 characters of [A-Za-z0-9._@-].
 bool is_valid_user_id(std::string_view id);
-/// 1 to 128 characters (code points of valid UTF-8).
+/// 1 to 128 characters (code points of valid UTF-8), none of them NUL.
 bool is_valid_reservation_id(std::string_view id);
 /// An integer 1..2^63-1 written without sign or leading zeros.
 std::optional<ConcertId> parse_concert_id(std::string_view text);

@@ -1,8 +1,8 @@
 #pragma once
 // Between Beast messages and the plain Request/Response the handlers see, and the framing of a
-// message from a read buffer. Header-only and included only by the server, the HTTP fuzzer and
-// the bench's HTTP client (which frames responses with frame_buffered), so that Beast stays out
-// of handler code and no translation unit is added for it.
+// message from a read buffer. Header-only and included only by the server and its framing
+// decision (dispatch.hpp), the HTTP fuzzer and the bench's HTTP client (which frames responses
+// with frame_buffered), so that Beast stays out of handler code.
 #include <charconv>
 #include <optional>
 #include <string>

@@ -1,5 +1,9 @@
 #include "http/dispatch.hpp"
 
+#include <iterator>
+#include <string_view>
+
+#include <boost/beast/core/string.hpp>
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -20,9 +24,32 @@ std::optional<Response> route_refusal(const RouteMatch& match) {
   return r;
 }
 
+namespace {
+
+/// Any Transfer-Encoding but a single `chunked` (Beast also takes "identity, chunked", a second
+/// header, or chunked in HTTP/1.0, whose intermediaries do not know it).
+bool untrusted_transfer_coding(const BeastRequest& request) {
+  const auto [first, last] = request.equal_range(boost::beast::http::field::transfer_encoding);
+  if (first == last) {
+    return false;
+  }
+  if (request.version() < 11 || std::next(first) != last) {
+    return true;
+  }
+  std::string_view coding = first->value();
+  while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t')) {
+    coding.remove_prefix(1);
+  }
+  while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t')) {
+    coding.remove_suffix(1);
+  }
+  return !boost::beast::iequals(coding, "chunked");
+}
+
+}  // namespace
+
 std::optional<Response> framing_refusal(Framing framing, RequestParser& parser, const Router& router) {
-  if (framing == Framing::Complete && !parser.chunked() &&
-      parser.get().find(boost::beast::http::field::transfer_encoding) != parser.get().end()) {
+  if (framing == Framing::Complete && untrusted_transfer_coding(parser.get())) {
     framing = Framing::Malformed;
   }
   switch (framing) {

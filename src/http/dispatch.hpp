@@ -1,6 +1,7 @@
 #pragma once
-// One request through the router and its handler, every failure turned into a response:
-// the transport-free core of the server, shared with the fuzzers.
+// One request through the router and its handler, every failure turned into a response, and the
+// answer to a request that cannot get that far: the core of the server below its sockets,
+// shared with the fuzzers.
 #include <optional>
 #include <string>
 
@@ -18,10 +19,10 @@ std::optional<Response> route_refusal(const RouteMatch& match);
 /// The answer to a request the parser has framed (`framing` is not NeedMore) when it cannot be
 /// dispatched, sent before the connection is closed; nothing when it can. In the contract's
 /// order: 404/405 for an unknown path or method (the headers name both even when the body is
-/// refused), 413 for a body over the limit, 400 for anything else the parser refused and for a
-/// transfer coding other than chunked last (the body's end cannot be found, and reading it as
-/// no body would serve its bytes as the next request: RFC 9112 6.1). The server and the HTTP
-/// fuzzer both decide with it.
+/// refused), 413 for a body over the limit, 400 for anything else the parser refused and for
+/// any Transfer-Encoding but one `chunked` (or any at all in HTTP/1.0): such a body's end cannot
+/// be trusted, and reading it another way would serve its bytes as the next request (RFC 9112
+/// 6.1). The server and the HTTP fuzzer both decide with it.
 std::optional<Response> framing_refusal(Framing framing, RequestParser& parser, const Router& router);
 
 /// Client mistakes become their 4xx, unreachable storage 503, anything else a logged 500.

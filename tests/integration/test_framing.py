@@ -184,15 +184,37 @@ def test_head_answer_has_no_body_and_the_connection_stays_in_step(server):
         expect(c.read_response("GET", "/healthz"), 200, status="ok")
 
 
-@pytest.mark.parametrize("coding", ["gzip", "chunked, gzip", "identity"])
-def test_transfer_coding_other_than_chunked_is_400_then_closed(server, coding):
-    # The body's end cannot be found; taking it as no body would answer what follows it as a
-    # request of its own (request smuggling).
+@pytest.mark.parametrize("codings", [["gzip"], ["chunked, gzip"], ["identity"], ["identity, chunked"],
+                                     ["gzip, chunked"], ["gzip", "chunked"]], ids=lambda c: " + ".join(c))
+def test_transfer_coding_other_than_one_chunked_is_400_then_closed(server, codings):
+    # The body's end cannot be trusted; taking it as no body (or as chunks of something else)
+    # would answer what follows it as a request of its own (request smuggling).
     with RawConn(server) as c:
-        c.send(raw_request("POST", "/api/queue/token", [f"Transfer-Encoding: {coding}"])
-               + raw_request("GET", "/healthz", []))
+        c.send(raw_request("POST", "/api/queue/token", [f"Transfer-Encoding: {t}" for t in codings])
+               + b"0\r\n\r\n" + raw_request("GET", "/healthz", []))
         expect(c.read_response("POST", "/api/queue/token"), 400, "INVALID_REQUEST")
         assert c.closed_by_peer(), "the request after the body must not be answered"
+
+
+def test_chunked_in_http_1_0_is_400_then_closed(server):
+    # HTTP/1.0 has no chunked coding: an intermediary of that version would frame it otherwise.
+    user = uid("te10")
+    body = json.dumps({"userId": user}).encode()
+    request = (b"POST /api/queue/token HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+    with RawConn(server) as c:
+        c.send(request)
+        expect(c.read_response("POST", "/api/queue/token"), 400, "INVALID_REQUEST")
+        assert c.closed_by_peer()
+
+
+def test_chunked_coding_name_is_case_insensitive(server):
+    user = uid("tecase")
+    body = json.dumps({"userId": user}).encode()
+    with RawConn(server) as c:
+        c.send(raw_request("POST", "/api/queue/token", ["Transfer-Encoding: Chunked"])
+               + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+        expect(c.read_response("POST", "/api/queue/token"), 201, userId=user)
 
 
 # --- bad framing (400, then closed) --------------------------------------------------------------

@@ -65,6 +65,7 @@ TEST(ReservationId, OneTo128CharactersNotBytes) {
   EXPECT_TRUE(is_valid_reservation_id(korean));
   EXPECT_FALSE(is_valid_reservation_id(korean + "a"));
   EXPECT_FALSE(is_valid_reservation_id("res-\xff"));  // not UTF-8: not a string of characters
+  EXPECT_FALSE(is_valid_reservation_id(std::string("res-1\0x", 7)));
 }
 
 TEST(Utf8, CountsCodePointsAndRejectsInvalid) {

@@ -50,7 +50,7 @@ bool ready_now(int fd, bool for_write) {
 
 }  // namespace
 
-// ---- Result -------------------------------------------------------------------------------------
+// ---- the URI ------------------------------------------------------------------------------------
 
 std::string uri_problem(const std::string& uri) {
   if (!uri.starts_with("postgresql://") && !uri.starts_with("postgres://")) {
@@ -89,6 +89,8 @@ std::string uri_problem(const std::string& uri) {
   PQconninfoFree(options);
   return why;
 }
+
+// ---- Result -------------------------------------------------------------------------------------
 
 Result::Result(pg_result* result) : _result(result) {}
 Result::Result(Result&& other) noexcept : _result(other._result) { other._result = nullptr; }
