@@ -100,10 +100,10 @@ RATIO_ROWS = [
 HALF_STEPS = ["status", "seats", "token", "hold"]
 # (label, metric) of the closed-loop runs whose CPU run.sh samples (cpu_watch / cpu_record).
 CPU_ROWS = [
-    ("hold, embedded", "concertd.holds_embedded"),
-    ("hold, PostgreSQL + Redis", "concertd.holds_pg"),
+    ("hold (and a quarter of a token), embedded", "concertd.holds_embedded"),
+    ("hold (and a quarter of a token), PostgreSQL + Redis", "concertd.holds_pg"),
     ("pgbench 1-row UPDATE", "pgbench.update1"),
-    ("payment (with its hold), PostgreSQL + Redis", "concertd.payments_pg"),
+    ("payment (its hold, a tenth of a token and a charge), PostgreSQL + Redis", "concertd.payments_pg"),
     ("pgbench 3-statement tx", "pgbench.tx3"),
 ]
 CPU_PARTS = ["machine_us", "server_us", "postgres_us", "redis_us", "idle_pct"]
@@ -200,7 +200,9 @@ def table(raw_path, meta_path, out_base):
         machine, server, pg, redis, idle = (med(values, f"{metric}.cpu.{k}") for k in CPU_PARTS)
         if machine is None:
             continue
-        rest = machine - (server or 0) - (pg or 0) - (redis or 0)
+        # The rest per run, then its median: medians of the parts taken apart need not add up.
+        parts = [values.get(f"{metric}.cpu.{k}", []) for k in CPU_PARTS[:4]]
+        rest = statistics.median(m - s - p - r for m, s, p, r in zip(*parts))
         rate = med(values, metric + (".tps" if metric.startswith("pgbench") else ".rps"))
         cpu_lines.append(f"| {label} | {fmt(rate)}/s | {fmt(machine)} | "
                          f"{fmt(server) if metric.startswith('concertd') else ''} | "
@@ -210,8 +212,8 @@ def table(raw_path, meta_path, out_base):
                           "server_us": server, "postgres_us": pg, "redis_us": redis, "rest_us": rest,
                           "idle_pct": idle})
     if cpu_lines:
-        lines += ["", "CPU per operation, us of one core (medians; sampled from /proc over the middle of each "
-                  "closed-loop run; rest = load generator and kernel threads):", "",
+        lines += ["", "CPU per operation, us of one core (medians of the runs; sampled from /proc over the middle "
+                  "of each closed-loop run; rest = load generator and kernel threads; idle includes iowait):", "",
                   "| run | operations | machine | concertd server | PostgreSQL | Redis | rest | machine idle |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- |"] + cpu_lines
     extra = [f"- {k[5:]}: {v}" for k, v in sorted(notes.items()) if k.startswith("info.")]

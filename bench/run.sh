@@ -270,18 +270,21 @@ run_pgbench() {  # metric repeat script-file
 }
 
 # ---- CPU per operation: where the two cores went during a run ---------------------------------
-# Sampled from /proc over the middle of a D-second run (2 s after its start to 2 s before its
-# end, past the setup and the ramp): the server's ticks, PostgreSQL's (the postmaster and its
-# children, with the ticks of backends that exited), Redis's, and the machine's busy ticks; the
-# rest is the load generator (concertd bench, pgbench) and the kernel's threads. Divided by the
-# run's operations per second, it says which process a target's missing throughput is spent in.
+# Sampled from /proc over the middle of a D-second run (from 2 s after the run starts, past the
+# setup and the ramp, for D - 4 s): the server's ticks, PostgreSQL's (the postmaster and its
+# children, with the ticks of backends that exited), Redis's, and the machine's busy ticks (user,
+# nice, system, irq, softirq: iowait and steal count as idle); the rest is the load generator
+# (concertd bench, pgbench) and the kernel's threads. Divided by the run's operations per
+# second, it says which process a target's missing throughput is spent in. Only for concertd
+# bench and pgbench runs: the wrk stand-in spends its first seconds on setup.
 pg_postmaster=""
 REDIS_PID=""
 proc_ticks() {  # pid...: utime + stime, plus the reaped children's, of all; a gone pid adds 0
   local files=() p
   for p in "$@"; do files+=("/proc/$p/stat"); done
   [ ${#files[@]} -gt 0 ] || { echo 0; return; }
-  cat "${files[@]}" 2>/dev/null | awk '{s += $14 + $15 + $16 + $17} END {print s + 0}'
+  # A process may exit between pgrep and cat: it adds nothing (cat's failure must not fail this).
+  { cat "${files[@]}" 2>/dev/null || :; } | awk '{s += $14 + $15 + $16 + $17} END {printf "%.0f\n", s}'
 }
 cpu_ticks() {  # server-pid -> "uptime_s machine server postgres redis", busy ticks so far
   local pg=0
@@ -289,7 +292,7 @@ cpu_ticks() {  # server-pid -> "uptime_s machine server postgres redis", busy ti
     # shellcheck disable=SC2046  # one pid a word
     pg=$(proc_ticks "$pg_postmaster" $(pgrep -P "$pg_postmaster"))
   fi
-  echo "$(cut -d' ' -f1 /proc/uptime) $(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat)" \
+  echo "$(cut -d' ' -f1 /proc/uptime) $(awk '/^cpu / {printf "%.0f", $2 + $3 + $4 + $7 + $8}' /proc/stat)" \
     "$(proc_ticks ${1:+"$1"}) $pg $(proc_ticks ${REDIS_PID:+"$REDIS_PID"})"
 }
 cpu_sampler=""
@@ -300,20 +303,30 @@ cpu_watch() {  # server-pid|"": samples in the background while a D-second run s
   local file=$tmp/cpu-$RANDOM$RANDOM
   (sleep 2; cpu_ticks "$1" >"$file"; sleep $((D - 4)); cpu_ticks "$1" >>"$file") &
   cpu_sampler=$!
+  pids+=("$cpu_sampler")
   cpu_file=$file
 }
 cpu_record() {  # metric repeat ops-per-second: records the µs of one core per operation of each part
-  [ -n "$cpu_sampler" ] || return 0
-  wait "$cpu_sampler" || return 0
-  local hz machine="" server="" pg="" redis="" idle=""
+  local sampler=$cpu_sampler
+  cpu_sampler=""  # one record per watch
+  [ -n "$sampler" ] || return 0
+  if ! wait "$sampler"; then
+    log "$1: no CPU sample (the sampler failed)"
+    return 0
+  fi
+  forget_pid "$sampler"
+  local hz cpus machine="" server="" pg="" redis="" idle=""
   hz=$(getconf CLK_TCK)
+  cpus=$(grep -c '^cpu[0-9]' /proc/stat)  # /proc/stat's total is over all of them, whatever taskset says
   # The window is the time between the two samples (a little over D - 4 s), the rate the run's.
-  read -r machine server pg redis idle < <(awk -v hz="$hz" -v r="$3" -v n="$(nproc)" '
+  read -r machine server pg redis idle < <(awk -v hz="$hz" -v r="$3" -v n="$cpus" '
     NR == 1 {for (i = 1; i <= 5; i++) a[i] = $i}
     NR == 2 {w = $1 - a[1]; ops = r * w; if (ops <= 0) exit
              for (i = 2; i <= 5; i++) printf "%.1f ", ($i - a[i]) * 1e6 / hz / ops
-             printf "%.1f\n", 100 - 100 * ($2 - a[2]) / (hz * w * n)}' "$cpu_file")
-  [ -n "${idle:-}" ] || return 0
+             printf "%.1f\n", 100 - 100 * ($2 - a[2]) / (hz * w * n)}' "$cpu_file") || {
+    log "$1: no CPU figures (rate $3)"
+    return 0
+  }
   record "$1.cpu.machine_us" "$2" "$machine"
   record "$1.cpu.server_us" "$2" "$server"
   record "$1.cpu.postgres_us" "$2" "$pg"
@@ -324,8 +337,8 @@ cpu_record() {  # metric repeat ops-per-second: records the µs of one core per 
 # ---- holds (concertd bench, or the wrk stand-in) -----------------------------------------------
 holds_metric() {  # metric repeat [METRICS_URLS...]: against $CD_URL
   local metric=$1 rep=$2 rate
-  cpu_watch "$CD_PID"
   if [ "$has_bench" = 1 ]; then
+    cpu_watch "$CD_PID"
     local f
     f=$(run_bench holds "$CD_URL")
     read -r rate _ < <(report benchjson "$f" hold)
