@@ -1,5 +1,7 @@
 #include "http/server.hpp"
 
+#include <vector>
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -68,14 +70,29 @@ Task<void> watch(std::shared_ptr<Connection> c, Clock::duration longest_sleep) {
   }
 }
 
-/// A framing failure: answered, then the connection is closed (the body was not read).
+/// Bytes a refused request may still send after its answer before the connection is reset.
+constexpr std::size_t kMaxLingerBytes = 64 * 1024 * 1024;
+
+/// A framing failure: answered, then the connection is closed. The client may still be sending
+/// the body the answer refused, and closing with its bytes unread resets the connection: a client
+/// that writes its whole body before it reads (Python's http.client with a 1 MB body) got a broken
+/// pipe instead of the 413. So, as nginx's lingering close does, what still arrives after the
+/// answer is read and dropped until the client closes, kMaxLingerBytes, or `timeout`.
 Task<void> reply_and_close(Connection& c, Clock::duration timeout, Response r) {
   std::string out;
   write_response(r, 11, false, out);
-  c.expires_after(timeout);
+  c.expires_after(timeout);  // for the answer and the lingering both: the watchdog ends them
   co_await asio::async_write(c.socket, asio::buffer(out), kNoThrow);
   beast::error_code ignored;
   c.socket.shutdown(tcp::socket::shutdown_send, ignored);
+  std::vector<char> sink(16 * 1024);
+  for (std::size_t dropped = 0; dropped < kMaxLingerBytes;) {
+    auto [read_ec, n] = co_await c.socket.async_read_some(asio::buffer(sink), kNoThrow);
+    if (read_ec) {
+      break;  // the client closed, or the watchdog did
+    }
+    dropped += n;
+  }
 }
 
 Task<void> session(tcp::socket socket, const Router& router, Metrics& metrics, ServerLimits limits) {

@@ -1,4 +1,5 @@
 """HTTP framing, routing and the shape of every response (API.md "Conventions")."""
+import http.client
 import json
 
 import pytest
@@ -91,6 +92,22 @@ def test_413_from_content_length_without_reading_body(server):
         r = c.read_response("POST", "/api/queue/token")
         expect(r, 413, "PAYLOAD_TOO_LARGE")
         assert c.closed_by_peer(), "the connection must be closed after a 413"
+
+
+@pytest.mark.parametrize("path,status,code", [("/api/queue/token", 413, "PAYLOAD_TOO_LARGE"),
+                                              ("/api/nope", 404, "NOT_FOUND")])
+def test_refusal_reaches_a_client_that_sends_its_whole_body_first(server, path, status, code):
+    # http.client writes the whole body before it reads. Closing on the unread bytes reset the
+    # connection: the client got a broken pipe, never the answer.
+    body = json.dumps({"userId": uid("big"), "pad": "x" * 2_000_000}).encode()
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    try:
+        conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        assert r.status == status, (r.status, r.read())
+        assert json.loads(r.read())["code"] == code
+    finally:
+        conn.close()
 
 
 def test_413_comes_before_401(server):
