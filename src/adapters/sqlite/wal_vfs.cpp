@@ -81,6 +81,34 @@ int pass_unfetch(sqlite3_file* f, sqlite3_int64 off, void* page) {
   return real_of(f)->pMethods->xUnfetch(real_of(f), off, page);
 }
 
+/// A method table of `version` whose calls all go to the default VFS's file as they are, but
+/// xClose and (from version 2) xShmLock and xShmBarrier, which every wrapper of that version
+/// must set: each wrapper's table then shows only what it changes.
+sqlite3_io_methods pass_through(int version) {
+  sqlite3_io_methods m{};
+  m.iVersion = version;
+  m.xRead = pass_read;
+  m.xWrite = pass_write;
+  m.xTruncate = pass_truncate;
+  m.xSync = pass_sync;
+  m.xFileSize = pass_file_size;
+  m.xLock = pass_lock;
+  m.xUnlock = pass_unlock;
+  m.xCheckReservedLock = pass_check_reserved_lock;
+  m.xFileControl = pass_file_control;
+  m.xSectorSize = pass_sector_size;
+  m.xDeviceCharacteristics = pass_device_characteristics;
+  if (version >= 2) {
+    m.xShmMap = pass_shm_map;
+    m.xShmUnmap = pass_shm_unmap;
+  }
+  if (version >= 3) {
+    m.xFetch = pass_fetch;
+    m.xUnfetch = pass_unfetch;
+  }
+  return m;
+}
+
 /// A frame's header: bytes 4-7 hold the database's size in pages after the commit on the last
 /// frame of a commit, zero on every other frame (SQLite's WAL format).
 constexpr std::size_t kFrameHeaderSize = 24;
@@ -185,20 +213,14 @@ int log_file_control(sqlite3_file* file, int op, void* arg) {
 
 /// Version 1: SQLite maps and shares memory through the database file only, never the log.
 const sqlite3_io_methods kLogMethods = [] {
-  sqlite3_io_methods m{};
-  m.iVersion = 1;
+  sqlite3_io_methods m = pass_through(1);
   m.xClose = log_close;
   m.xRead = log_read;
   m.xWrite = log_write;
   m.xTruncate = log_truncate;
   m.xSync = log_sync;
   m.xFileSize = log_file_size;
-  m.xLock = pass_lock;
-  m.xUnlock = pass_unlock;
-  m.xCheckReservedLock = pass_check_reserved_lock;
   m.xFileControl = log_file_control;
-  m.xSectorSize = pass_sector_size;
-  m.xDeviceCharacteristics = pass_device_characteristics;
   return m;
 }();
 
@@ -236,26 +258,10 @@ int db_shm_lock(sqlite3_file* file, int offset, int n, int flags) {
 }
 
 const sqlite3_io_methods kDbMethods = [] {
-  sqlite3_io_methods m{};
-  m.iVersion = 3;
+  sqlite3_io_methods m = pass_through(3);
   m.xClose = db_close;
-  m.xRead = pass_read;
-  m.xWrite = pass_write;
-  m.xTruncate = pass_truncate;
-  m.xSync = pass_sync;
-  m.xFileSize = pass_file_size;
-  m.xLock = pass_lock;
-  m.xUnlock = pass_unlock;
-  m.xCheckReservedLock = pass_check_reserved_lock;
-  m.xFileControl = pass_file_control;
-  m.xSectorSize = pass_sector_size;
-  m.xDeviceCharacteristics = pass_device_characteristics;
-  m.xShmMap = pass_shm_map;
   m.xShmLock = db_shm_lock;
   m.xShmBarrier = db_shm_barrier;
-  m.xShmUnmap = pass_shm_unmap;
-  m.xFetch = pass_fetch;
-  m.xUnfetch = pass_unfetch;
   return m;
 }();
 
