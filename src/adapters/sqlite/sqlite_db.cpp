@@ -142,6 +142,12 @@ std::int64_t Database::changes() const { return sqlite3_changes64(_db); }
 
 bool Database::in_transaction() const { return sqlite3_get_autocommit(_db) == 0; }
 
+void Database::rollback_if_open() {
+  if (in_transaction()) {
+    exec("ROLLBACK");
+  }
+}
+
 int Database::checkpoint_passive() {
   int log_frames = 0;
   int copied = 0;

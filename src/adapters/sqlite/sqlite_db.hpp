@@ -64,6 +64,9 @@ class Database {
   /// False once SQLite has ended the transaction, by COMMIT, ROLLBACK or on its own (some errors,
   /// such as a full disk or an I/O error, roll the whole transaction back).
   bool in_transaction() const;
+  /// ROLLBACK of the open transaction; nothing when SQLite has ended it already, so that a failing
+  /// ROLLBACK's message never replaces the error that ended it.
+  void rollback_if_open();
   /// Copies committed WAL frames into the database file without waiting for or blocking any
   /// reader or writer (SQLITE_CHECKPOINT_PASSIVE). Returns the frames still in the log.
   int checkpoint_passive();

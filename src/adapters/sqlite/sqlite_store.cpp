@@ -113,9 +113,7 @@ void apply_migrations(Database& db) {
       db.query(sql::kRecordMigration).bind(1, name).bind(2, std::int64_t{0}).run();
       db.exec("COMMIT");
     } catch (...) {
-      if (db.in_transaction()) {  // else SQLite rolled back itself; the cause is what is thrown
-        db.exec("ROLLBACK");
-      }
+      db.rollback_if_open();  // the cause is what is thrown
       throw;
     }
     spdlog::info("applied migration {}", name);
@@ -258,9 +256,7 @@ void Worker::run_batch(std::vector<Job>& batch) {
   }
   if (batch_error) {
     try {
-      if (_db->in_transaction()) {
-        _db->exec("ROLLBACK");
-      }
+      _db->rollback_if_open();
     } catch (const std::exception& rollback_error) {
       /// Nothing was committed either way; the next BEGIN tells whether the connection lives.
       spdlog::error("sqlite rollback failed: {}", rollback_error.what());
@@ -281,9 +277,7 @@ bool Worker::run_together(std::vector<Job>& batch, std::vector<std::exception_pt
     try {
       batch[i].run(*_db);
     } catch (...) {
-      if (_db->in_transaction()) {
-        _db->exec("ROLLBACK");
-      }
+      _db->rollback_if_open();
       if (batch.size() > 1) {
         return false;
       }

@@ -1,8 +1,8 @@
 #pragma once
 // The embedded Store: one SQLite file in WAL mode. Writes go to one writer thread that groups
-// whatever has queued up into one transaction (each request in its own savepoint) and answers
-// every request of the group only after the COMMIT: many holds per fsync, each acknowledged
-// only when durable. Reads go to a second connection on its own thread. No SQLite call ever
+// whatever has queued up into one transaction (a request that throws makes the group run again
+// with a savepoint per request, so that it fails alone) and answers every request of the group
+// only after the COMMIT: many holds per fsync, each acknowledged only when durable. Reads go to a second connection on its own thread. No SQLite call ever
 // runs on an I/O thread.
 #include <atomic>
 #include <chrono>
