@@ -36,14 +36,7 @@ bool untrusted_transfer_coding(const BeastRequest& request) {
   if (request.version() < 11 || std::next(first) != last) {
     return true;
   }
-  std::string_view coding = first->value();
-  while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t')) {
-    coding.remove_prefix(1);
-  }
-  while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t')) {
-    coding.remove_suffix(1);
-  }
-  return !boost::beast::iequals(coding, "chunked");
+  return !boost::beast::iequals(trim_blanks(first->value()), "chunked");
 }
 
 }  // namespace

@@ -9,19 +9,10 @@
 #include "domain/errors.hpp"
 #include "domain/validation.hpp"
 #include "http/auth.hpp"
+#include "http/codec.hpp"
 
 namespace concertd::http {
 namespace {
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return std::string(s);
-}
 
 std::string hex_hmac_sha256(const std::string& key, const std::string& message) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -88,7 +79,7 @@ std::string Edge::client_address(const Request& request) const {
   for (std::size_t start = 0; start <= list.size();) {
     const std::size_t comma = list.find(',', start);
     const std::size_t end = comma == std::string_view::npos ? list.size() : comma;
-    hops.push_back(trim(list.substr(start, end - start)));
+    hops.emplace_back(trim_blanks(list.substr(start, end - start)));
     if (comma == std::string_view::npos) {
       break;
     }
