@@ -7,7 +7,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev
   libsqlite3-dev libssl-dev libspdlog-dev libfmt-dev libcli11-dev
   libpq-dev libhiredis-dev postgresql redis-server
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
   # libFuzzer (make fuzz-smoke): clang's -fsanitize=fuzzer,address,undefined runtimes are in
   # libclang-rt-14-dev, only recommended by clang-14 (libfuzzer-14-dev is not needed).
   clang-14 libclang-rt-14-dev

@@ -10,6 +10,8 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr Millis kQueueTickEvery{100};
+/// The API promises a setting changed on one instance is applied on every other within a second.
+constexpr Millis kRoomRefreshEvery{500};
 constexpr Millis kReleaseEvery{250};
 constexpr Seconds kPurgeEvery{60};
 constexpr Millis kPurgeAge = std::chrono::hours(24);
@@ -73,7 +75,8 @@ Application::Application(Store& store, Coordinator& coordinator, const Clock& cl
     : _store(store),
       _coordinator(coordinator),
       _clock(clock),
-      _queue(store, coordinator, clock, config),
+      _room(store, coordinator, clock, RoomSettings{config.max_active}),
+      _queue(store, coordinator, clock, config, _room),
       _concerts(store, coordinator, clock),
       _reservations(store, coordinator, _concerts, clock, config),
       _balances(store, clock),
@@ -81,8 +84,8 @@ Application::Application(Store& store, Coordinator& coordinator, const Clock& cl
       _idempotency(store, coordinator, clock),
       _expiry(store, clock),
       _edge(std::move(edge)),
-      _app{_queue, _concerts, _reservations, _balances, _payments, _idempotency, metrics, _edge, clock, std::move(admin_key),
-           config.max_active, [this]() -> asio::awaitable<bool> {
+      _app{_queue, _room, _concerts, _reservations, _balances, _payments, _idempotency, metrics, _edge, clock,
+           std::move(admin_key), [this]() -> asio::awaitable<bool> {
              co_return co_await _store.ping() && co_await _coordinator.ping();
            }} {
   http::add_queue_routes(_router, _app);
@@ -94,7 +97,9 @@ Application::Application(Store& store, Coordinator& coordinator, const Clock& cl
   http::add_ops_routes(_router, _app);
 }
 
-asio::awaitable<void> Application::prepare(bool demo) {
+asio::awaitable<void> Application::prepare(bool demo, RoomStart room) {
+  co_await _room.start(room.explicit_flags);
+  co_await _queue.load_token_keys(std::move(room.token_keys));
   co_await _queue.restore();
   if (demo) {
     co_await seed_demo(_concerts, _store, _clock);
@@ -103,6 +108,9 @@ asio::awaitable<void> Application::prepare(bool demo) {
 
 void Application::start_background_jobs(const asio::any_io_executor& executor) {
   asio::co_spawn(executor, every(kQueueTickEvery, "queue tick", [this] { return _queue.tick(); }), asio::detached);
+  asio::co_spawn(executor, every(kQueueTickEvery, "opening", [this] { return _room.open_if_due(); }), asio::detached);
+  asio::co_spawn(executor, every(kRoomRefreshEvery, "waiting room settings", [this] { return _room.refresh(); }),
+                 asio::detached);
   asio::co_spawn(executor, every(kReleaseEvery, "release expired holds", [this]() -> asio::awaitable<void> {
                    co_await _expiry.run_once();
                  }), asio::detached);
@@ -112,6 +120,7 @@ void Application::start_background_jobs(const asio::any_io_executor& executor) {
 }
 
 asio::awaitable<void> Application::run_jobs_once() {
+  co_await _room.open_if_due();
   co_await _queue.tick();
   co_await _expiry.run_once();
 }

@@ -21,8 +21,15 @@
 #include "services/payment_service.hpp"
 #include "services/queue_service.hpp"
 #include "services/reservation_service.hpp"
+#include "services/waiting_room.hpp"
 
 namespace concertd {
+
+/// What a start decides of the waiting room beyond the stored settings.
+struct RoomStart {
+  RoomChange explicit_flags;  // settings given explicitly at this start: they override the store's
+  std::optional<std::vector<TokenKey>> token_keys;  // --token-keys; else the store's
+};
 
 class Application {
  public:
@@ -31,9 +38,10 @@ class Application {
   Application(const Application&) = delete;
   Application& operator=(const Application&) = delete;
 
-  /// Rebuilds the waiting line from the store and, when asked and the store is empty, creates
-  /// the demo concerts. Run before the first request is served.
-  boost::asio::awaitable<void> prepare(bool demo);
+  /// Loads the waiting room's settings and token keys, rebuilds the waiting line from the store
+  /// and, when asked and the store is empty, creates the demo concerts. Run before the first
+  /// request is served.
+  boost::asio::awaitable<void> prepare(bool demo, RoomStart room = {});
   /// The admission tick, the release job and the purge, each on its own timer, until the
   /// executor's context stops.
   void start_background_jobs(const boost::asio::any_io_executor& executor);
@@ -47,6 +55,7 @@ class Application {
   Store& _store;
   Coordinator& _coordinator;
   const Clock& _clock;
+  WaitingRoom _room;
   QueueService _queue;
   ConcertService _concerts;
   ReservationService _reservations;

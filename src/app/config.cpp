@@ -9,6 +9,8 @@
 
 #include "adapters/postgres/pg_pool.hpp"
 #include "adapters/redis/redis_protocol.hpp"
+#include "domain/token_signer.hpp"
+#include "domain/waiting_room.hpp"
 
 namespace concertd {
 
@@ -52,10 +54,11 @@ std::optional<int> parse_config(int argc, char** argv, Config& cfg) {
   serve->add_option("--redis", cfg.redis, "redis://host:port: queue, locks and caches in Redis")
       ->envname(env("REDIS"))
       ->check(redis_url);
-  serve->add_option("--max-active", cfg.max_active, "active tokens at once")
-      ->envname(env("MAX_ACTIVE"))
-      ->check(positive)
-      ->capture_default_str();
+  auto* max_active = serve->add_option("--max-active", cfg.max_active,
+                                       "active tokens at once (a start that names it overrides the stored setting)")
+                         ->envname(env("MAX_ACTIVE"))
+                         ->check(CLI::Range(std::int64_t{1}, kMaxActiveLimit))
+                         ->capture_default_str();
   serve->add_option("--active-ttl", cfg.active_ttl, "seconds a token stays active")
       ->envname(env("ACTIVE_TTL"))
       ->check(seconds)
@@ -80,8 +83,17 @@ std::optional<int> parse_config(int argc, char** argv, Config& cfg) {
       ->envname(env("ADMIN_KEY"));
   serve->add_option("--user-auth-secret", cfg.user_auth_secret, "check X-User-Auth signed with this secret")
       ->envname(env("USER_AUTH_SECRET"));
-  serve->add_option("--token-keys", cfg.token_keys, "id:secret,... HMAC keys for tokens; the first signs")
-      ->envname(env("TOKEN_KEYS"));
+  const CLI::Validator token_keys(
+      [](std::string& text) -> std::string {
+        const auto parsed = parse_token_keys(text);
+        const auto* problem = std::get_if<std::string>(&parsed);
+        return problem ? *problem : "";
+      },
+      "ID:SECRET,...");
+  serve->add_option("--token-keys", cfg.token_keys,
+                    "id:secret,... HMAC keys for tokens: the first signs, all verify (default: made once, kept in the store)")
+      ->envname(env("TOKEN_KEYS"))
+      ->check(token_keys);
   serve->add_option("--rate-limit", cfg.rate_limit, "token issues per second per client address (0: off)")
       ->envname(env("RATE_LIMIT"))
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{std::numeric_limits<std::int32_t>::max()}))
@@ -114,6 +126,7 @@ std::optional<int> parse_config(int argc, char** argv, Config& cfg) {
     app.exit(e);
     return 2;
   }
+  cfg.max_active_given = max_active->count() > 0;
   return std::nullopt;
 }
 

@@ -13,6 +13,8 @@ struct Config {
   std::optional<std::string> postgres;
   std::optional<std::string> redis;
   std::int64_t max_active = 100;
+  /// --max-active was given (command line or environment): it overrides the stored setting.
+  bool max_active_given = false;
   std::int64_t active_ttl = 600;
   std::int64_t waiting_idle_ttl = 300;
   std::int64_t hold_ttl = 300;

@@ -65,6 +65,18 @@ std::int64_t fit_descriptor_limit(std::int64_t max_connections) {
   return std::min(fits, max_connections);
 }
 
+RoomStart room_start(const Config& cfg) {
+  RoomStart start;
+  if (cfg.max_active_given) {
+    start.explicit_flags.max_active = cfg.max_active;
+  }
+  if (cfg.token_keys) {
+    // Checked when the flags were read (exit code 2 there).
+    start.token_keys = std::get<std::vector<TokenKey>>(parse_token_keys(*cfg.token_keys));
+  }
+  return start;
+}
+
 }  // namespace
 
 int serve(const Config& cfg) {
@@ -140,7 +152,7 @@ int serve(const Config& cfg) {
         }
         // The line is rebuilt before the first request, so that nobody is placed against a
         // half-restored queue.
-        co_await application.prepare(cfg.demo);
+        co_await application.prepare(cfg.demo, room_start(cfg));
         server.listen(cfg.host, cfg.port);
         spdlog::info("concertd listening on {}:{} (store: {}, coordination: {})", cfg.host, server.port(),
                      cfg.postgres ? "postgresql" : "sqlite in " + cfg.data_dir, cfg.redis ? "redis" : "in process");

@@ -91,9 +91,10 @@ struct PaymentReceipt {
   Money balance_after = 0;
 };
 
-enum class TokenState { Waiting, Active, Spent, Dropped };
+/// PreQueue: issued before the opening, waiting to be drawn a place (API.md, "Pre-queue").
+enum class TokenState { Waiting, Active, Spent, Dropped, PreQueue };
 
-/// "WAITING", "ACTIVE", "SPENT", "DROPPED": how the stores spell a token state.
+/// "WAITING", "ACTIVE", "SPENT", "DROPPED", "PRE_QUEUE": how the stores spell a token state.
 const char* token_state_name(TokenState s);
 TokenState token_state_from(std::string_view name);
 

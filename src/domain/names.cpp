@@ -72,6 +72,7 @@ const char* token_state_name(TokenState s) {
     case TokenState::Active: return "ACTIVE";
     case TokenState::Spent: return "SPENT";
     case TokenState::Dropped: return "DROPPED";
+    case TokenState::PreQueue: return "PRE_QUEUE";
   }
   return "DROPPED";
 }
@@ -85,6 +86,9 @@ TokenState token_state_from(std::string_view name) {
   }
   if (name == "SPENT") {
     return TokenState::Spent;
+  }
+  if (name == "PRE_QUEUE") {
+    return TokenState::PreQueue;
   }
   return TokenState::Dropped;
 }

@@ -87,15 +87,21 @@ std::string time_ordered_token(Timestamp created, std::size_t bytes) {
   return out;
 }
 
-std::string random_id(std::string_view prefix, Timestamp created) {
-  const auto buf = random_bytes(16);
-  std::string out(prefix);
-  out.reserve(prefix.size() + 12 + 32);
-  append_time(out, created);
-  for (const unsigned char b : buf) {
+std::string random_hex(std::size_t bytes) {
+  std::string out;
+  out.reserve(bytes * 2);
+  for (const unsigned char b : random_bytes(bytes)) {
     out += kHex[b >> 4];
     out += kHex[b & 0xF];
   }
+  return out;
+}
+
+std::string random_id(std::string_view prefix, Timestamp created) {
+  std::string out(prefix);
+  out.reserve(prefix.size() + 12 + 32);
+  append_time(out, created);
+  out += random_hex(16);
   return out;
 }
 

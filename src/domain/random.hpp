@@ -10,6 +10,8 @@ namespace concertd {
 
 /// `bytes` random bytes, base64url without padding (32 bytes: 256 bits in 43 characters).
 std::string random_base64url(std::size_t bytes);
+/// `bytes` random bytes as lower-case hex digits.
+std::string random_hex(std::size_t bytes);
 
 // Stored ids (tokens, holds, payments, charges) start with their creation time, so that the
 // B-trees keyed by them grow at their right edge. A random key dirties a random page per insert:

@@ -117,8 +117,23 @@ std::string format_rfc3339(Timestamp t) {
 }
 
 std::optional<Timestamp> parse_rfc3339(std::string_view s) {
-  // Accepts the form we emit: YYYY-MM-DDTHH:MM:SS[.fff]Z (fraction of 1 to 3 digits).
-  if (s.size() < 20 || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s.back() != 'Z') {
+  // Accepts the form we emit, YYYY-MM-DDTHH:MM:SS[.fff]Z (fraction of 1 to 3 digits), and the
+  // same with a numeric offset instead of Z (an operator in Seoul writes +09:00).
+  std::int64_t offset_ms = 0;
+  if (s.size() >= 25 && (s[s.size() - 6] == '+' || s[s.size() - 6] == '-') && s[s.size() - 3] == ':') {
+    const auto oh = digits(s, s.size() - 5, 2);
+    const auto om = digits(s, s.size() - 2, 2);
+    if (!oh || !om || *oh > 23 || *om > 59) {
+      return std::nullopt;
+    }
+    offset_ms = (*oh * 3'600'000LL + *om * 60'000LL) * (s[s.size() - 6] == '+' ? 1 : -1);
+    s = s.substr(0, s.size() - 6);
+  } else if (s.empty() || s.back() != 'Z') {
+    return std::nullopt;
+  } else {
+    s.remove_suffix(1);
+  }
+  if (s.size() < 19 || s[10] != 'T' || s[13] != ':' || s[16] != ':') {
     return std::nullopt;
   }
   const auto date = parse_date(s.substr(0, 10));
@@ -129,7 +144,7 @@ std::optional<Timestamp> parse_rfc3339(std::string_view s) {
     return std::nullopt;
   }
   unsigned millis = 0;
-  const std::size_t frac_len = s.size() - 20;
+  const std::size_t frac_len = s.size() - 19;  // with the dot
   if (frac_len > 0) {
     if (s[19] != '.' || frac_len < 2 || frac_len > 4) {
       return std::nullopt;
@@ -140,7 +155,8 @@ std::optional<Timestamp> parse_rfc3339(std::string_view s) {
     }
     millis = *frac * (frac_len == 2 ? 100 : frac_len == 3 ? 10 : 1);
   }
-  return from_millis(date->days_since_epoch * kMillisPerDay + *hh * 3'600'000LL + *mm * 60'000LL + *ss * 1000LL + millis);
+  return from_millis(date->days_since_epoch * kMillisPerDay + *hh * 3'600'000LL + *mm * 60'000LL + *ss * 1000LL +
+                     millis - offset_ms);
 }
 
 }  // namespace concertd

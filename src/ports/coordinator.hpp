@@ -8,9 +8,13 @@
 #include <vector>
 
 #include "domain/model.hpp"
+#include "domain/waiting_room.hpp"
 #include "ports/store.hpp"
 
 namespace concertd {
+
+/// How long a claimed opening is its claimer's before another instance may finish it.
+inline constexpr Seconds kOpeningLease{10};
 
 struct QueueLimits {
   std::int64_t max_active = 100;
@@ -45,7 +49,20 @@ struct QueueChanges {
   bool empty() const { return changes.empty(); }
 };
 
+/// An opening claimed by one instance: the pre-queue as it was closed, and where it goes.
+struct OpeningClaim {
+  Timestamp opens_at;  // the opening's opensAt
+  std::string seed;    // drawn by the instance that claimed it first; published
+  /// The block of sequence numbers reserved for the pre-queue, behind every token waiting at
+  /// the claim and ahead of every later arrival: the token drawn k-th (from 0) gets first_seq + k.
+  std::int64_t first_seq = 0;
+  /// The pre-queue's token ids, unordered. May name tokens dropped since: placing skips them,
+  /// and the draw ranks every id on its own, so a gone one changes nobody's order.
+  std::vector<std::string> token_ids;
+};
+
 struct QueueStats {
+  std::int64_t pre_queue = 0;  // waiting for the opening, no place yet
   std::int64_t waiting = 0;
   std::int64_t active = 0;
   std::int64_t admitted_last_minute = 0;
@@ -59,6 +76,7 @@ class Coordinator {
 
   /// The user's live token (counted as a poll), or `candidate` placed at the back of the line,
   /// active at once when a slot is free and nobody waits.
+  /// Before the opening (see configure) the new token joins the pre-queue instead.
   virtual Task<IssueResult> issue(TokenRecord candidate, Timestamp now) = 0;
   /// Takes back a token whose issue could not be stored.
   virtual Task<void> forget(std::string token_id) = 0;
@@ -80,7 +98,21 @@ class Coordinator {
   /// Puts stored tokens back after a restart; every idle clock starts afresh at `now`.
   virtual Task<void> restore(std::vector<TokenRecord> tokens, Timestamp now) = 0;
   virtual Task<QueueStats> stats(Timestamp now) = 0;
-  virtual QueueLimits limits() const = 0;
+
+  /// The room's live settings (maxActive, the outflow cap, pause, the opening): applied from the
+  /// next call on. Every instance is told within a second of a change; a shared line keeps one
+  /// outflow budget for all of them.
+  virtual void configure(const RoomSettings& room) = 0;
+  /// Claims the due opening (`configure`d opensAt passed, not opened yet): closes the pre-queue,
+  /// reserves its block of sequence numbers and keeps `seed`. Exactly one caller across the
+  /// instances gets a claim; an opening whose claimer has not finished within kOpeningLease is
+  /// handed out again, with the same seed, block and ids, so the result is the same. Nullopt when
+  /// nothing is due or another caller holds it. No admission happens while an opening is claimed.
+  virtual Task<std::optional<OpeningClaim>> claim_opening(Timestamp now, std::string seed) = 0;
+  /// Places a slice of the draw: ordered_ids[i] waits at seq first_seq + i (ids no longer in the
+  /// pre-queue are skipped). Slices come in order; `last` ends the opening. Safe to repeat.
+  virtual Task<void> place_opened(Timestamp opens_at, std::vector<std::string> ordered_ids, std::int64_t first_seq,
+                                  bool last, Timestamp now) = 0;
 
   /// The diagram's seat lock: a filter that keeps a crowd on one seat off the store.
   virtual Task<bool> try_lock_seat(ConcertId concert, int seat, std::string owner, Millis ttl) = 0;

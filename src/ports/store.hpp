@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -89,6 +90,12 @@ struct TokenChange {
   std::optional<Timestamp> spent_at;
 };
 
+/// A pre-queue token's place drawn at the opening.
+struct PlacedToken {
+  std::string token_id;
+  std::int64_t seq = 0;
+};
+
 /// Told of every hold released for expiry, once, after the release is committed.
 using ReleaseListener = std::function<void(const Reservation&)>;
 
@@ -131,8 +138,20 @@ class Store {
   /// Tokens waiting or active, and those spent after `spent_since` (still in their grace).
   virtual Task<std::vector<TokenRecord>> load_live_tokens(Timestamp spent_since) = 0;
 
-  virtual Task<std::optional<std::string>> get_setting(std::string name) = 0;
-  virtual Task<void> put_setting(std::string name, std::string value) = 0;
+  /// The opening in one transaction: each placed PRE_QUEUE token becomes WAITING at its seq,
+  /// and `settings` (the opening's outcome) are written. Returns the positions (in `placed`) of
+  /// tokens not stored yet, as update_tokens does; a token stored but no longer PRE_QUEUE is left
+  /// as it is (the opening was written before, or the token moved on).
+  virtual Task<std::vector<std::size_t>> open_line(std::vector<PlacedToken> placed,
+                                                   std::map<std::string, std::string> settings) = 0;
+
+  /// Every settings row (name -> value).
+  virtual Task<std::map<std::string, std::string>> load_settings() = 0;
+  /// Writes the rows in one transaction; rows not named keep their values.
+  virtual Task<void> put_settings(std::map<std::string, std::string> rows) = 0;
+  /// Stores `value` under `name` unless a value is there already; returns the stored value, so
+  /// that instances starting at once on an empty store agree on one.
+  virtual Task<std::string> claim_setting(std::string name, std::string value) = 0;
 
   /// Deletes idempotency records and finished tokens older than `before`.
   virtual Task<void> purge(Timestamp before) = 0;

@@ -20,6 +20,8 @@ constexpr std::size_t kMaxChangesPerWrite = 4096;
 /// within its store's own bounded waits, far below this; a token that is still missing after it
 /// was never stored (its issue failed and was taken back) or has been purged.
 constexpr Seconds kUnmatchedPatience{60};
+/// The settings row that keeps generated token keys ("id:secret,...").
+constexpr const char* kTokenKeysSetting = "token_keys";
 
 ClientError invalid_token() {
   return ClientError(ErrorCode::InvalidToken, "유효하지 않은 토큰입니다. 토큰을 다시 발급받아 주세요");
@@ -27,12 +29,51 @@ ClientError invalid_token() {
 
 }  // namespace
 
-QueueService::QueueService(Store& store, Coordinator& coordinator, const Clock& clock, const ServiceConfig& config)
-    : _store(store), _coordinator(coordinator), _clock(clock), _config(config) {}
+QueueService::QueueService(Store& store, Coordinator& coordinator, const Clock& clock, const ServiceConfig& config,
+                           const WaitingRoom& room)
+    : _store(store), _coordinator(coordinator), _clock(clock), _config(config), _room(room) {}
+
+Task<void> QueueService::load_token_keys(std::optional<std::vector<TokenKey>> given) {
+  if (!given) {
+    std::string name = kTokenKeysSetting;  // no temporary inside co_await (GCC 12)
+    std::string fresh = format_token_keys({make_token_key()});
+    const std::string stored = co_await _store.claim_setting(std::move(name), std::move(fresh));
+    auto parsed = parse_token_keys(stored);
+    if (const auto* problem = std::get_if<std::string>(&parsed)) {
+      throw std::runtime_error("the store's token keys do not parse: " + *problem);
+    }
+    given = std::get<std::vector<TokenKey>>(std::move(parsed));
+  }
+  _signer.emplace(std::move(*given));
+  spdlog::info("queue tokens signed with key {}", _signer->signing_key_id());
+}
 
 WaitEstimate QueueService::estimate(std::int64_t position, const QueueStats& stats) const {
-  return estimate_wait(position, QueuePace{stats.admitted_last_minute, _config.max_active, _config.active_ttl,
-                                           _config.waiting_idle_ttl});
+  const RoomSettings& room = _room.settings();
+  return estimate_wait(position, QueuePace{stats.admitted_last_minute, room.max_active, _config.active_ttl,
+                                           _config.waiting_idle_ttl, room.admit_per_minute});
+}
+
+std::string QueueService::verified_id(const std::string& token) const {
+  auto claims = _signer ? _signer->verify(token) : std::nullopt;
+  if (!claims) {
+    throw invalid_token();
+  }
+  return std::move(claims->token_id);
+}
+
+QueueTicket QueueService::ticket_of(const TokenView& token, bool created, const std::optional<QueueStats>& stats) const {
+  QueueTicket ticket{token, {}, created, std::nullopt, std::nullopt, 1};
+  ticket.signed_token = _signer.value().sign(TokenClaims{token.id, token.user_id, token.issued_at, {}});
+  if (token.state == TokenState::Waiting) {
+    ticket.wait = estimate(token.position, stats.value());
+  } else if (token.state == TokenState::PreQueue) {
+    // While the opening is placed, opensAt has passed: come back in a second.
+    const Timestamp now = _clock.now();
+    ticket.opens_at = _room.settings().opens_at.value_or(now);
+    ticket.pre_queue_poll_seconds = pre_queue_poll_seconds(now, *ticket.opens_at, _config.waiting_idle_ttl);
+  }
+  return ticket;
 }
 
 Task<QueueTicket> QueueService::issue(const std::string& user_id) {
@@ -59,28 +100,26 @@ Task<QueueTicket> QueueService::issue(const std::string& user_id) {
       std::rethrow_exception(failure);
     }
   }
-  QueueTicket ticket{result.token, result.created, std::nullopt};
-  if (ticket.token.state == TokenState::Waiting) {
-    ticket.wait = estimate(ticket.token.position, co_await _coordinator.stats(now));
+  std::optional<QueueStats> stats;
+  if (result.token.state == TokenState::Waiting) {
+    stats = co_await _coordinator.stats(now);
   }
-  co_return ticket;
+  co_return ticket_of(result.token, result.created, stats);
 }
 
 Task<QueueTicket> QueueService::status(const std::string& token) {
   const Timestamp now = _clock.now();
-  const Coordinator::Poll poll = co_await _coordinator.poll(token, now);
+  std::string id = verified_id(token);  // no temporary inside co_await (GCC 12)
+  const Coordinator::Poll poll = co_await _coordinator.poll(std::move(id), now);
   if (!poll.token || poll.token->state == TokenState::Spent) {
     throw invalid_token();
   }
-  QueueTicket ticket{*poll.token, false, std::nullopt};
-  if (poll.token->state == TokenState::Waiting) {
-    ticket.wait = estimate(poll.token->position, poll.stats.value());
-  }
-  co_return ticket;
+  co_return ticket_of(*poll.token, false, poll.stats);
 }
 
 Task<TokenView> QueueService::authenticate(const std::string& token, TokenUse use, const std::string* acting_user) {
-  auto view = co_await _coordinator.find(token, _clock.now(), false);
+  std::string id = verified_id(token);
+  auto view = co_await _coordinator.find(std::move(id), _clock.now(), false);
   if (!view) {
     throw invalid_token();
   }
@@ -97,6 +136,10 @@ void QueueService::require_admitted(const TokenView& token) const {
   if (token.state == TokenState::Waiting) {
     throw ClientError(ErrorCode::TokenNotActive, "아직 대기 중입니다. 순서가 되면 이용할 수 있습니다",
                       {{"position", token.position}});
+  }
+  if (token.state == TokenState::PreQueue) {
+    throw ClientError(ErrorCode::TokenNotActive, "아직 예매가 열리지 않았습니다. 오픈 시각에 순서가 정해집니다",
+                      {{"position", 0}});
   }
 }
 

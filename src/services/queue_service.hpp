@@ -6,17 +6,23 @@
 #include <vector>
 
 #include "domain/queue_rules.hpp"
+#include "domain/token_signer.hpp"
 #include "ports/clock.hpp"
 #include "ports/coordinator.hpp"
 #include "ports/store.hpp"
 #include "services/config.hpp"
+#include "services/waiting_room.hpp"
 
 namespace concertd {
 
 struct QueueTicket {
   TokenView token;
+  std::string signed_token;  // what the fan presents: the token id, user and issue time, signed
   bool created = false;
   std::optional<WaitEstimate> wait;  // while waiting
+  /// In the pre-queue: the opening it waits for, and when to ask again.
+  std::optional<Timestamp> opens_at;
+  int pre_queue_poll_seconds = 1;
 };
 
 /// What an endpoint needs of the token presented to it.
@@ -28,11 +34,18 @@ enum class TokenUse {
 
 class QueueService {
  public:
-  QueueService(Store& store, Coordinator& coordinator, const Clock& clock, const ServiceConfig& config);
+  QueueService(Store& store, Coordinator& coordinator, const Clock& clock, const ServiceConfig& config,
+               const WaitingRoom& room);
+
+  /// The keys tokens are signed with: `given` (--token-keys), else the store's, made and kept
+  /// there on the first start, so that every instance on a store agrees and a restart logs
+  /// nobody out. Before the first request.
+  Task<void> load_token_keys(std::optional<std::vector<TokenKey>> given);
 
   /// The user's live token, or a new one placed at the back; a new one is stored before return.
   Task<QueueTicket> issue(const std::string& user_id);
-  /// Counts as a poll. Unknown, dropped or spent: 401 INVALID_TOKEN.
+  /// Counts as a poll. Forged, unknown, dropped or spent: 401 INVALID_TOKEN (a forged one
+  /// without asking the line).
   Task<QueueTicket> status(const std::string& token);
   /// Checks in the contract's order: 401, then 403 FORBIDDEN when `acting_user` differs.
   Task<TokenView> authenticate(const std::string& token, TokenUse use, const std::string* acting_user = nullptr);
@@ -59,10 +72,16 @@ class QueueService {
   /// Copies of the changes in _unsaved[first, end), as a store write takes them.
   std::vector<TokenChange> unsaved_changes(std::size_t first, std::size_t end) const;
 
+  /// The token id of a bearer token whose signature verifies, else 401 INVALID_TOKEN.
+  std::string verified_id(const std::string& token) const;
+  QueueTicket ticket_of(const TokenView& token, bool created, const std::optional<QueueStats>& stats) const;
+
   Store& _store;
   Coordinator& _coordinator;
   const Clock& _clock;
   ServiceConfig _config;
+  const WaitingRoom& _room;
+  std::optional<TokenSigner> _signer;
   std::vector<UnsavedChange> _unsaved;  // in the order the line made them
 };
 

@@ -197,7 +197,8 @@ void MemoryCoordinator::check_idle(Timestamp now) {
     std::size_t kept = 0;
     for (const std::uint32_t low_bits : seqs) {
       const std::int64_t seq = seq_of(low_bits);
-      if (!is_live(seq) || at(seq).state() != TokenState::Waiting || !settle(seq, now)) {
+      const TokenState state = is_live(seq) ? at(seq).state() : TokenState::Dropped;
+      if ((state != TokenState::Waiting && state != TokenState::PreQueue) || !settle(seq, now)) {
         continue;
       }
       if (at(seq).last_poll / kIdleBucketMs <= node.key()) {
@@ -225,11 +226,20 @@ MemoryCoordinator::Footprint MemoryCoordinator::footprint_now() const {
 
 TokenView MemoryCoordinator::view_of(std::int64_t seq) const {
   const Slot& s = at(seq);
+  std::int64_t position = 0;
+  if (s.state() == TokenState::Waiting) {
+    position = _waiting_counter.count_up_to(seq);
+    /// Behind an opening being placed, its tokens without a place yet count as ahead already, so
+    /// that a later arrival's place never grows while the block fills.
+    if (_opening && seq >= _opening->claim.first_seq + static_cast<std::int64_t>(_opening->claim.token_ids.size())) {
+      position += _opening->unplaced;
+    }
+  }
   return {std::string(s.id()),
           std::string(s.user_id()),
           s.state(),
           seq,
-          s.state() == TokenState::Waiting ? _waiting_counter.count_up_to(seq) : 0,
+          position,
           time_of(s.issued_at),
           time_or_none(s.active_until, kNoTime),
           time_or_none(s.spent_at, kNoTime)};
@@ -244,11 +254,19 @@ void MemoryCoordinator::enqueue_waiting(std::int64_t seq, Timestamp now) {
   schedule_idle_check(seq, ms(now));
 }
 
+void MemoryCoordinator::enqueue_pre_queue(std::int64_t seq, Timestamp now) {
+  at(seq).set_state(TokenState::PreQueue);
+  at(seq).last_poll = ms(now);
+  ++_pre_queue_count;
+  _pre_queue_ids.emplace_back(at(seq).id());
+  schedule_idle_check(seq, ms(now));
+}
+
 void MemoryCoordinator::remove_waiting(std::int64_t seq) {
   _waiting_counter.add(seq, -1);
   if (--_waiting_count == 0) {
     // Nobody waits: restart the counter so that its memory follows the line, not history.
-    _waiting_counter.reset(_next_seq);
+    _waiting_counter.reset(counter_floor());
   }
 }
 
@@ -284,6 +302,15 @@ bool MemoryCoordinator::settle(std::int64_t seq, Timestamp now) {
         return false;
       }
       return true;
+    case TokenState::PreQueue:
+      /// A pre-queue closed by a claim is kept whole until placed (each gets a fresh idle clock then).
+      if (!_opening && s.last_poll + ms(_limits.waiting_idle_ttl) <= ms(now)) {
+        --_pre_queue_count;
+        _pending.push_back({std::string(s.id()), TokenState::Dropped, std::nullopt, std::nullopt});
+        erase_token(seq);
+        return false;
+      }
+      return true;
     case TokenState::Active:
       if (s.active_until <= ms(now)) {
         mark_spent(seq, time_of(s.active_until));
@@ -307,7 +334,7 @@ IssueResult MemoryCoordinator::issue_now(TokenRecord candidate, Timestamp now) {
   std::lock_guard lock(_mutex);
   if (const auto existing = find_user(candidate.user_id);
       existing && settle(*existing, now) && at(*existing).state() != TokenState::Spent) {
-    if (at(*existing).state() == TokenState::Waiting) {
+    if (at(*existing).state() == TokenState::Waiting || at(*existing).state() == TokenState::PreQueue) {
       at(*existing).last_poll = ms(now);
     }
     return {view_of(*existing), false};
@@ -320,7 +347,9 @@ IssueResult MemoryCoordinator::issue_now(TokenRecord candidate, Timestamp now) {
   candidate.spent_at.reset();
   place(seq, candidate, TokenState::Waiting);
   index_user(seq);
-  if (_waiting_count == 0 && _active_count < _limits.max_active) {
+  if (pre_queue_mode()) {
+    enqueue_pre_queue(seq, now);
+  } else if (_waiting_count == 0 && _active_count < _limits.max_active && admissions_open() && take_admission(now)) {
     activate(seq, now);
     _pending.pop_back();  // the issue itself is stored with this state
   } else {
@@ -338,6 +367,8 @@ Task<void> MemoryCoordinator::forget(std::string token_id) {
   if (const auto seq = find_id(token_id)) {
     if (at(*seq).state() == TokenState::Waiting) {
       remove_waiting(*seq);
+    } else if (at(*seq).state() == TokenState::PreQueue) {
+      --_pre_queue_count;
     } else if (at(*seq).state() == TokenState::Active) {
       --_active_count;
     }
@@ -356,7 +387,7 @@ std::optional<TokenView> MemoryCoordinator::find_locked(const std::string& token
   if (!seq || !settle(*seq, now)) {
     return std::nullopt;
   }
-  if (poll && at(*seq).state() == TokenState::Waiting) {
+  if (poll && (at(*seq).state() == TokenState::Waiting || at(*seq).state() == TokenState::PreQueue)) {
     at(*seq).last_poll = ms(now);
   }
   return view_of(*seq);
@@ -390,9 +421,13 @@ Task<void> MemoryCoordinator::spend(std::string token_id, Timestamp now) {
   co_return;
 }
 
+bool MemoryCoordinator::take_admission(Timestamp now) {
+  return !_admit_per_minute || _budget.take(ms(now), *_admit_per_minute);
+}
+
 void MemoryCoordinator::admit_head(Timestamp now) {
   /// Bounded by the span: the cursor only moves forward, over tokens that no longer wait.
-  while (_active_count < _limits.max_active && _waiting_count > 0) {
+  while (_active_count < _limits.max_active && _waiting_count > 0 && admissions_open() && take_admission(now)) {
     for (_head = std::max(_head, _lo); _head < _hi && at(_head).state() != TokenState::Waiting; ++_head) {
     }
     assert(_head < _hi);  // every waiting token's seq is >= _head
@@ -461,6 +496,10 @@ void MemoryCoordinator::restore_now(std::vector<TokenRecord> tokens, Timestamp n
       case TokenState::Spent:
         _grace_ends.emplace(*t.spent_at + _limits.spent_grace, t.seq);
         break;
+      case TokenState::PreQueue:
+        index_user(t.seq);
+        enqueue_pre_queue(t.seq, now);
+        break;
       case TokenState::Dropped:
         break;
     }
@@ -479,14 +518,81 @@ QueueStats MemoryCoordinator::stats_now(Timestamp now) {
 
 QueueStats MemoryCoordinator::stats_locked(Timestamp now) {
   prune_admissions(now);
-  return {_waiting_count, _active_count, static_cast<std::int64_t>(_admissions.size())};
+  return {_pre_queue_count, _waiting_count, _active_count, static_cast<std::int64_t>(_admissions.size())};
 }
 
 Task<QueueStats> MemoryCoordinator::stats(Timestamp now) { co_return stats_now(now); }
 
-QueueLimits MemoryCoordinator::limits() const {
+void MemoryCoordinator::configure(const RoomSettings& room) {
   std::lock_guard lock(_mutex);
-  return _limits;
+  _limits.max_active = room.max_active;
+  _paused = room.paused;
+  _admit_per_minute = room.admit_per_minute;
+  _opens_at = room.opens_at;
+  _opened_for = room.opened_for;
+}
+
+std::optional<OpeningClaim> MemoryCoordinator::claim_opening_now(Timestamp now, std::string seed) {
+  std::lock_guard lock(_mutex);
+  if (_opening) {
+    if (_opening->lease_until > now) {
+      return std::nullopt;
+    }
+    // Its claimer failed (the store write threw): the same opening, handed out again.
+    _opening->lease_until = now + kOpeningLease;
+    return _opening->claim;
+  }
+  if (!_opens_at || *_opens_at > now || _opened_for == _opens_at) {
+    return std::nullopt;
+  }
+  Opening opening;
+  opening.claim.opens_at = *_opens_at;
+  opening.claim.seed = std::move(seed);
+  opening.claim.first_seq = _next_seq;
+  opening.claim.token_ids.swap(_pre_queue_ids);
+  opening.unplaced = _pre_queue_count;
+  opening.lease_until = now + kOpeningLease;
+  _next_seq += static_cast<std::int64_t>(opening.claim.token_ids.size());
+  _opening = std::move(opening);
+  return _opening->claim;
+}
+
+Task<std::optional<OpeningClaim>> MemoryCoordinator::claim_opening(Timestamp now, std::string seed) {
+  co_return claim_opening_now(now, std::move(seed));
+}
+
+void MemoryCoordinator::place_opened_now(Timestamp opens_at, const std::vector<std::string>& ordered_ids,
+                                         std::int64_t first_seq, bool last, Timestamp now) {
+  std::lock_guard lock(_mutex);
+  if (!_opening || _opening->claim.opens_at != opens_at) {
+    return;  // placed already
+  }
+  const std::int64_t block_end = _opening->claim.first_seq + static_cast<std::int64_t>(_opening->claim.token_ids.size());
+  for (std::size_t i = 0; i < ordered_ids.size(); ++i) {
+    const std::int64_t seq = first_seq + static_cast<std::int64_t>(i);
+    const auto old = find_id(ordered_ids[i]);
+    if (!old || at(*old).state() != TokenState::PreQueue || seq < _opening->claim.first_seq || seq >= block_end) {
+      continue;
+    }
+    TokenRecord record{std::string(at(*old).id()), std::string(at(*old).user_id()), seq, TokenState::Waiting,
+                       time_of(at(*old).issued_at), std::nullopt, std::nullopt};
+    erase_token(*old);
+    --_pre_queue_count;
+    --_opening->unplaced;
+    place(seq, record, TokenState::Waiting);
+    index_user(seq);
+    enqueue_waiting(seq, now);
+  }
+  if (last) {
+    _opened_for = opens_at;
+    _opening.reset();
+  }
+}
+
+Task<void> MemoryCoordinator::place_opened(Timestamp opens_at, std::vector<std::string> ordered_ids,
+                                           std::int64_t first_seq, bool last, Timestamp now) {
+  place_opened_now(opens_at, ordered_ids, first_seq, last, now);
+  co_return;
 }
 
 // ---- locks, in-flight keys, caches --------------------------------------------------------------

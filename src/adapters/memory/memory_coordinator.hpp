@@ -51,7 +51,10 @@ class MemoryCoordinator final : public Coordinator {
   Task<QueueChanges> tick(Timestamp now) override;
   Task<void> restore(std::vector<TokenRecord> tokens, Timestamp now) override;
   Task<QueueStats> stats(Timestamp now) override;
-  QueueLimits limits() const override;
+  void configure(const RoomSettings& room) override;
+  Task<std::optional<OpeningClaim>> claim_opening(Timestamp now, std::string seed) override;
+  Task<void> place_opened(Timestamp opens_at, std::vector<std::string> ordered_ids, std::int64_t first_seq, bool last,
+                          Timestamp now) override;
 
   Task<bool> try_lock_seat(ConcertId concert, int seat, std::string owner, Millis ttl) override;
   Task<void> unlock_seat(ConcertId concert, int seat, std::string owner) override;
@@ -67,6 +70,9 @@ class MemoryCoordinator final : public Coordinator {
   QueueChanges tick_now(Timestamp now);
   void restore_now(std::vector<TokenRecord> tokens, Timestamp now);
   QueueStats stats_now(Timestamp now);
+  std::optional<OpeningClaim> claim_opening_now(Timestamp now, std::string seed);
+  void place_opened_now(Timestamp opens_at, const std::vector<std::string>& ordered_ids, std::int64_t first_seq,
+                        bool last, Timestamp now);
 
   /// What the token storage holds, for tests of its bounds.
   struct Footprint {
@@ -137,6 +143,17 @@ class MemoryCoordinator final : public Coordinator {
   void index_user(std::int64_t seq);
 
   void enqueue_waiting(std::int64_t seq, Timestamp now);
+  void enqueue_pre_queue(std::int64_t seq, Timestamp now);
+  /// No admission while paused or while an opening is being placed (its tokens go first).
+  bool admissions_open() const { return !_paused && !_opening; }
+  /// One admission from the outflow cap's budget, when there is a cap.
+  bool take_admission(Timestamp now);
+  /// New tokens join the pre-queue: an opening is set, not done and not claimed yet.
+  bool pre_queue_mode() const {
+    return _opens_at && _opened_for != _opens_at && !(_opening && _opening->claim.opens_at == *_opens_at);
+  }
+  /// Where the waiting counter may start: no waiting token, nor a place being drawn, lies before.
+  std::int64_t counter_floor() const { return _opening ? std::min(_next_seq, _opening->claim.first_seq) : _next_seq; }
   void activate(std::int64_t seq, Timestamp now);
   void mark_spent(std::int64_t seq, Timestamp spent_at);
   void remove_waiting(std::int64_t seq);
@@ -157,6 +174,23 @@ class MemoryCoordinator final : public Coordinator {
   mutable std::mutex _mutex;
   QueueLimits _limits;
   const Clock& _clock;
+
+  // The room's settings (configure) and the opening.
+  bool _paused = false;
+  std::optional<std::int64_t> _admit_per_minute;
+  std::optional<Timestamp> _opens_at;
+  std::optional<Timestamp> _opened_for;
+  AdmissionBudget _budget;
+  std::int64_t _pre_queue_count = 0;
+  /// Ids of the tokens that joined the pre-queue since the last claim (may name gone ones): the
+  /// claim takes the whole list at once instead of scanning the line.
+  std::vector<std::string> _pre_queue_ids;
+  struct Opening {
+    OpeningClaim claim;
+    std::int64_t unplaced = 0;  // pre-queue tokens of the claim still without their place
+    Timestamp lease_until;
+  };
+  std::optional<Opening> _opening;
 
   /// Slots in chunks of our own (std::deque's indexing took ~20 instructions, several times per
   /// status request; this takes ~5): chunk c holds seqs _base + c * kChunkSlots onwards. Tokens

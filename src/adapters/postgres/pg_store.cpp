@@ -654,18 +654,63 @@ Task<std::vector<TokenRecord>> PgStore::load_live_tokens(Timestamp spent_since) 
   co_return out;
 }
 
-Task<std::optional<std::string>> PgStore::get_setting(std::string name) {
-  Params params{std::move(name)};
-  const Result r = co_await query(_impl->pool, sql::kGetSetting, std::move(params));
-  if (r.rows() == 0) {
-    co_return std::nullopt;
+Task<std::vector<std::size_t>> PgStore::open_line(std::vector<PlacedToken> placed,
+                                                  std::map<std::string, std::string> settings) {
+  std::vector<std::string> ids;
+  std::vector<std::optional<std::int64_t>> seqs;
+  ids.reserve(placed.size());
+  seqs.reserve(placed.size());
+  for (auto& p : placed) {
+    ids.push_back(std::move(p.token_id));
+    seqs.emplace_back(p.seq);
   }
-  co_return r.text(0, 0);
+  std::vector<std::string> names;
+  std::vector<std::string> values;
+  for (auto& [name, value] : settings) {
+    names.push_back(name);
+    values.push_back(std::move(value));
+  }
+  Params params{text_array(ids), bigint_array(seqs), text_array(names), text_array(values)};
+  const Result r = co_await query(_impl->pool, sql::kOpenLine, std::move(params));
+  std::vector<std::size_t> unmatched;
+  for (int row = 0; row < r.rows(); ++row) {
+    unmatched.push_back(static_cast<std::size_t>(r.integer(row, 0) - 1));
+  }
+  std::sort(unmatched.begin(), unmatched.end());
+  co_return unmatched;
 }
 
-Task<void> PgStore::put_setting(std::string name, std::string value) {
-  Params params{std::move(name), std::move(value)};
-  co_await query(_impl->pool, sql::kPutSetting, std::move(params));
+Task<std::map<std::string, std::string>> PgStore::load_settings() {
+  Params none;  // no temporary inside co_await (GCC 12)
+  const Result r = co_await query(_impl->pool, sql::kAllSettings, std::move(none));
+  std::map<std::string, std::string> rows;
+  for (int row = 0; row < r.rows(); ++row) {
+    rows.emplace(r.text(row, 0), r.text(row, 1));
+  }
+  co_return rows;
+}
+
+Task<void> PgStore::put_settings(std::map<std::string, std::string> rows) {
+  std::vector<std::string> names;
+  std::vector<std::string> values;
+  for (auto& [name, value] : rows) {
+    names.push_back(name);
+    values.push_back(std::move(value));
+  }
+  Params params{text_array(names), text_array(values)};
+  co_await query(_impl->pool, sql::kPutSettings, std::move(params));
+}
+
+Task<std::string> PgStore::claim_setting(std::string name, std::string value) {
+  /// Bounded: the second try sees the row that the first one's conflict says is there.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    Params params{name, value};
+    const Result r = co_await query(_impl->pool, sql::kClaimSetting, std::move(params));
+    if (r.rows() > 0) {
+      co_return r.text(0, 0);
+    }
+  }
+  throw Unavailable("postgres: setting " + name + " neither inserted nor found");
 }
 
 Task<void> PgStore::purge(Timestamp before) {

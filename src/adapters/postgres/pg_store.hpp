@@ -42,8 +42,11 @@ class PgStore final : public Store {
   Task<void> save_token(TokenRecord token) override;
   Task<std::vector<std::size_t>> update_tokens(std::vector<TokenChange> changes) override;
   Task<std::vector<TokenRecord>> load_live_tokens(Timestamp spent_since) override;
-  Task<std::optional<std::string>> get_setting(std::string name) override;
-  Task<void> put_setting(std::string name, std::string value) override;
+  Task<std::vector<std::size_t>> open_line(std::vector<PlacedToken> placed,
+                                           std::map<std::string, std::string> settings) override;
+  Task<std::map<std::string, std::string>> load_settings() override;
+  Task<void> put_settings(std::map<std::string, std::string> rows) override;
+  Task<std::string> claim_setting(std::string name, std::string value) override;
   Task<void> purge(Timestamp before) override;
 
  private:

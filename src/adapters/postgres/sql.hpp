@@ -77,13 +77,24 @@ inline constexpr Statement kStoreTokens{
 inline constexpr Statement kLiveTokens{
     "live_tokens",
     "SELECT id, user_id, seq, state, issued_at, active_until, spent_at FROM tokens "
-    "WHERE state IN ('WAITING', 'ACTIVE') OR (state = 'SPENT' AND spent_at > $1::bigint) ORDER BY seq",
+    "WHERE state IN ('WAITING', 'ACTIVE', 'PRE_QUEUE') OR (state = 'SPENT' AND spent_at > $1::bigint) ORDER BY seq",
     1};
 
-inline constexpr Statement kGetSetting{"get_setting", "SELECT value FROM settings WHERE name = $1", 1};
-inline constexpr Statement kPutSetting{
-    "put_setting",
-    "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value", 2};
+inline constexpr Statement kOpenLine{
+    "open_line", "SELECT concertd_open_line($1::text[], $2::bigint[], $3::text[], $4::text[])", 4};
+inline constexpr Statement kAllSettings{"all_settings", "SELECT name, value FROM settings", 0};
+inline constexpr Statement kPutSettings{
+    "put_settings",
+    "INSERT INTO settings (name, value) SELECT * FROM unnest($1::text[], $2::text[]) "
+    "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+    2};
+/// The stored value of $1 after inserting $2 unless one was there. Empty when another
+/// transaction inserted it after this statement's snapshot: the caller asks again.
+inline constexpr Statement kClaimSetting{
+    "claim_setting",
+    "WITH inserted AS (INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING value) "
+    "SELECT value FROM inserted UNION ALL SELECT value FROM settings WHERE name = $1 LIMIT 1",
+    2};
 
 inline constexpr Statement kPurge{"purge", "SELECT concertd_purge($1::bigint, $2::integer)", 2};
 

@@ -73,6 +73,9 @@ TokenState state_from(std::string_view code) {
   if (code == "s") {
     return TokenState::Spent;
   }
+  if (code == "p") {
+    return TokenState::PreQueue;
+  }
   return TokenState::Waiting;
 }
 
@@ -84,6 +87,8 @@ const char* state_code(TokenState state) {
       return "a";
     case TokenState::Spent:
       return "s";
+    case TokenState::PreQueue:
+      return "p";
     case TokenState::Dropped:
       break;
   }
@@ -124,6 +129,7 @@ struct Script {
 struct RedisCoordinator::Impl {
   Impl(boost::asio::any_io_executor executor, std::string url, QueueLimits queue_limits, const Clock& c)
       : url(std::move(url)), limits(queue_limits), clock(c) {
+    room.max_active = queue_limits.max_active;
     endpoint = parse_url(this->url);
     if (endpoint) {
       connection = std::make_shared<Connection>(std::move(executor), *endpoint, ClientLimits{});
@@ -200,10 +206,26 @@ struct RedisCoordinator::Impl {
     co_return reply;
   }
 
-  /// A queue script: ARGV starts with now and the limits (see lib.lua), then `extra`.
+  /// ARGV[1..COMMON] of every queue script: the caller's clock and the room's settings, in the
+  /// order lib.lua reads them (the one other place that names them).
+  std::vector<std::string> common_args(Timestamp now, std::size_t extra) const {
+    std::vector<std::string> args;
+    args.reserve(9 + extra);
+    args.push_back(ms(now));
+    args.push_back(std::to_string(room.max_active));
+    args.push_back(ms(Millis{limits.active_ttl}));
+    args.push_back(ms(Millis{limits.waiting_idle_ttl}));
+    args.push_back(ms(Millis{limits.spent_grace}));
+    args.push_back(room.paused ? "1" : "0");
+    args.push_back(std::to_string(room.admit_per_minute.value_or(0)));
+    args.push_back(room.opens_at ? ms(*room.opens_at) : "-1");
+    args.push_back(room.opened_for ? ms(*room.opened_for) : "-1");
+    return args;
+  }
+
+  /// A queue script: ARGV is common_args(), then `extra` (the script's arg(1), arg(2), ...).
   Task<Reply> queue_script(std::string_view name, Timestamp now, std::vector<std::string> extra) {
-    std::vector<std::string> args{ms(now), std::to_string(limits.max_active), ms(Millis{limits.active_ttl}),
-                                  ms(Millis{limits.waiting_idle_ttl}), ms(Millis{limits.spent_grace})};
+    std::vector<std::string> args = common_args(now, extra.size());
     std::move(extra.begin(), extra.end(), std::back_inserter(args));
     std::vector<std::string> keys;
     const Script& s = script(name);
@@ -213,6 +235,7 @@ struct RedisCoordinator::Impl {
   std::string url;
   std::optional<Endpoint> endpoint;
   QueueLimits limits;
+  RoomSettings room;
   const Clock& clock;
   std::shared_ptr<Connection> connection;
   std::map<std::string, Script, std::less<>> by_name;
@@ -289,7 +312,7 @@ Task<Coordinator::Poll> RedisCoordinator::poll(std::string token_id, Timestamp n
   out.token = view_from_elements(reply.elements).token;
   if (reply.elements.size() == 12) {
     const auto& e = reply.elements;
-    out.stats = QueueStats{as_int(e[9]), as_int(e[10]), as_int(e[11])};
+    out.stats = QueueStats{0, as_int(e[9]), as_int(e[10]), as_int(e[11])};
   }
   co_return out;
 }
@@ -324,7 +347,7 @@ Task<void> RedisCoordinator::restore(std::vector<TokenRecord> tokens, Timestamp 
   live.reserve(tokens.size());
   for (const auto& t : tokens) {
     max_seq = std::max(max_seq, t.seq);
-    const bool complete = t.state == TokenState::Waiting ||
+    const bool complete = t.state == TokenState::Waiting || t.state == TokenState::PreQueue ||
                           (t.state == TokenState::Active && t.active_until) ||
                           (t.state == TokenState::Spent && t.spent_at);
     if (complete) {
@@ -361,13 +384,46 @@ Task<void> RedisCoordinator::restore(std::vector<TokenRecord> tokens, Timestamp 
 Task<QueueStats> RedisCoordinator::stats(Timestamp now) {
   std::vector<std::string> extra;
   const Reply reply = co_await _impl->queue_script("stats", now, std::move(extra));
-  if (reply.type != Reply::Type::Array || reply.elements.size() != 3) {
+  if (reply.type != Reply::Type::Array || reply.elements.size() != 4) {
     throw Unavailable("redis: unexpected stats");
   }
-  co_return QueueStats{as_int(reply.elements[0]), as_int(reply.elements[1]), as_int(reply.elements[2])};
+  const auto& e = reply.elements;
+  co_return QueueStats{as_int(e[0]), as_int(e[1]), as_int(e[2]), as_int(e[3])};
 }
 
-QueueLimits RedisCoordinator::limits() const { return _impl->limits; }
+void RedisCoordinator::configure(const RoomSettings& room) { _impl->room = room; }
+
+Task<std::optional<OpeningClaim>> RedisCoordinator::claim_opening(Timestamp now, std::string seed) {
+  std::vector<std::string> extra{"claim", std::move(seed), ms(Millis{kOpeningLease})};
+  Reply reply = co_await _impl->queue_script("open", now, std::move(extra));
+  if (reply.type != Reply::Type::Array) {
+    co_return std::nullopt;
+  }
+  if (reply.elements.size() < 3) {
+    throw Unavailable("redis: unexpected opening claim");
+  }
+  OpeningClaim claim;
+  claim.opens_at = from_millis(as_int(reply.elements[0]));
+  claim.seed = std::move(reply.elements[1].str);
+  claim.first_seq = as_int(reply.elements[2]);
+  claim.token_ids.reserve(reply.elements.size() - 3);
+  for (std::size_t i = 3; i < reply.elements.size(); ++i) {
+    claim.token_ids.push_back(std::move(reply.elements[i].str));
+  }
+  co_return claim;
+}
+
+Task<void> RedisCoordinator::place_opened(Timestamp opens_at, std::vector<std::string> ordered_ids,
+                                          std::int64_t first_seq, bool last, Timestamp now) {
+  std::vector<std::string> extra;
+  extra.reserve(4 + ordered_ids.size());
+  extra.push_back("place");
+  extra.push_back(ms(opens_at));
+  extra.push_back(std::to_string(first_seq));
+  extra.push_back(last ? "1" : "0");
+  std::move(ordered_ids.begin(), ordered_ids.end(), std::back_inserter(extra));
+  co_await _impl->queue_script("open", now, std::move(extra));
+}
 
 // ---- locks, in-flight keys, caches --------------------------------------------------------------
 

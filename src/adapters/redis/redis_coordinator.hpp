@@ -31,7 +31,10 @@ class RedisCoordinator final : public Coordinator {
   Task<QueueChanges> tick(Timestamp now) override;
   Task<void> restore(std::vector<TokenRecord> tokens, Timestamp now) override;
   Task<QueueStats> stats(Timestamp now) override;
-  QueueLimits limits() const override;
+  void configure(const RoomSettings& room) override;
+  Task<std::optional<OpeningClaim>> claim_opening(Timestamp now, std::string seed) override;
+  Task<void> place_opened(Timestamp opens_at, std::vector<std::string> ordered_ids, std::int64_t first_seq, bool last,
+                          Timestamp now) override;
 
   Task<bool> try_lock_seat(ConcertId concert, int seat, std::string owner, Millis ttl) override;
   Task<void> unlock_seat(ConcertId concert, int seat, std::string owner) override;

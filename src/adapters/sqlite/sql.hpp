@@ -88,14 +88,19 @@ inline constexpr const char* kSpendToken =
     "UPDATE tokens SET state = 'SPENT', spent_at = ?2 WHERE id = ?1 AND state IN ('WAITING', 'ACTIVE')";
 inline constexpr const char* kLiveTokens =
     "SELECT id, user_id, seq, state, issued_at, active_until, spent_at FROM tokens "
-    "WHERE state IN ('WAITING', 'ACTIVE') OR (state = 'SPENT' AND spent_at > ?1) ORDER BY seq";
+    "WHERE state IN ('WAITING', 'ACTIVE', 'PRE_QUEUE') OR (state = 'SPENT' AND spent_at > ?1) ORDER BY seq";
+/// The opening's placement of one pre-queue token; a token that moved on is left as it is.
+inline constexpr const char* kPlaceToken = "UPDATE tokens SET state = 'WAITING', seq = ?2 WHERE id = ?1 AND state = 'PRE_QUEUE'";
 inline constexpr const char* kPurgeTokens =
     "DELETE FROM tokens WHERE id IN (SELECT id FROM tokens WHERE state = 'DROPPED' "
     "  OR (state = 'SPENT' AND spent_at < ?1) LIMIT ?2)";
 
+inline constexpr const char* kAllSettings = "SELECT name, value FROM settings";
 inline constexpr const char* kGetSetting = "SELECT value FROM settings WHERE name = ?1";
 inline constexpr const char* kPutSetting =
     "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+inline constexpr const char* kInsertSettingIfAbsent =
+    "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING";
 
 inline constexpr const char* kCreateMigrationsTable =
     "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)";

@@ -879,20 +879,52 @@ Task<std::vector<TokenRecord>> SqliteStore::load_live_tokens(Timestamp spent_sin
   });
 }
 
-Task<std::optional<std::string>> SqliteStore::get_setting(std::string name) {
-  return on(reader(), [name = std::move(name)](JobContext& ctx) -> std::optional<std::string> {
-    auto st = ctx.db.query(sql::kGetSetting);
-    st.bind(1, name);
-    if (!st.step()) {
-      return std::nullopt;
+Task<std::vector<std::size_t>> SqliteStore::open_line(std::vector<PlacedToken> placed,
+                                                      std::map<std::string, std::string> settings) {
+  // One writer orders every insert before this job, so a token not found was never stored.
+  return on(*_writer, [placed = std::move(placed), settings = std::move(settings)](JobContext& ctx) {
+    std::vector<std::size_t> unmatched;
+    for (std::size_t i = 0; i < placed.size(); ++i) {
+      ctx.db.query(sql::kPlaceToken).bind(1, placed[i].token_id).bind(2, placed[i].seq).run();
+      if (ctx.db.changes() == 0 && !ctx.db.query(sql::kTokenExists).bind(1, placed[i].token_id).step()) {
+        unmatched.push_back(i);
+      }
     }
-    return st.column_text(0);
+    for (const auto& [name, value] : settings) {
+      ctx.db.query(sql::kPutSetting).bind(1, name).bind(2, value).run();
+    }
+    return unmatched;
   });
 }
 
-Task<void> SqliteStore::put_setting(std::string name, std::string value) {
+Task<std::map<std::string, std::string>> SqliteStore::load_settings() {
+  return on(reader(), [](JobContext& ctx) {
+    std::map<std::string, std::string> rows;
+    auto st = ctx.db.query(sql::kAllSettings);
+    while (st.step()) {
+      rows.emplace(st.column_text(0), st.column_text(1));
+    }
+    return rows;
+  });
+}
+
+Task<void> SqliteStore::put_settings(std::map<std::string, std::string> rows) {
+  return on(*_writer, [rows = std::move(rows)](JobContext& ctx) {
+    for (const auto& [name, value] : rows) {
+      ctx.db.query(sql::kPutSetting).bind(1, name).bind(2, value).run();
+    }
+  });
+}
+
+Task<std::string> SqliteStore::claim_setting(std::string name, std::string value) {
   return on(*_writer, [name = std::move(name), value = std::move(value)](JobContext& ctx) {
-    ctx.db.query(sql::kPutSetting).bind(1, name).bind(2, value).run();
+    ctx.db.query(sql::kInsertSettingIfAbsent).bind(1, name).bind(2, value).run();
+    auto st = ctx.db.query(sql::kGetSetting);
+    st.bind(1, name);
+    if (!st.step()) {
+      throw std::runtime_error("setting " + name + " vanished within its transaction");
+    }
+    return st.column_text(0);
   });
 }
 

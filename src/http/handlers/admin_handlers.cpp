@@ -1,4 +1,4 @@
-// POST /api/admin/concerts, GET /api/admin/queue
+// POST /api/admin/concerts, GET and POST /api/admin/queue
 #include <boost/json.hpp>
 
 #include "domain/errors.hpp"
@@ -44,13 +44,92 @@ Task<Response> create_concert(App& app, Request& request) {
   co_return json_response(201, json::object{{"concertId", id}});
 }
 
+json::value optional_json(const std::optional<std::int64_t>& value) {
+  return value ? json::value(*value) : json::value(nullptr);
+}
+
+json::value optional_json(const std::optional<Timestamp>& value) {
+  return value ? json::value(format_rfc3339(*value)) : json::value(nullptr);
+}
+
+/// GET and POST /api/admin/queue answer the whole state: the line's counts and the settings.
+Task<Response> room_state(App& app) {
+  const QueueStats stats = co_await app.queue.stats();
+  const RoomSettings& room = app.room.settings();
+  // The seed belongs to the opening of the opensAt shown; a later opensAt has none yet.
+  const bool opened = room.opened_for && room.opened_for == room.opens_at;
+  co_return json_response(
+      200, json::object{{"waiting", stats.waiting},
+                        {"active", stats.active},
+                        {"preQueue", stats.pre_queue},
+                        {"maxActive", room.max_active},
+                        {"admittedPerMinute", stats.admitted_last_minute},
+                        {"paused", room.paused},
+                        {"admitPerMinute", optional_json(room.admit_per_minute)},
+                        {"opensAt", optional_json(room.opens_at)},
+                        {"openedAt", opened ? optional_json(room.opened_at) : json::value(nullptr)},
+                        {"shuffleSeed", opened && room.shuffle_seed ? json::value(*room.shuffle_seed) : json::value(nullptr)}});
+}
+
 Task<Response> queue_overview(App& app, Request& request) {
   require_admin(request, app.admin_key);
-  const QueueStats stats = co_await app.queue.stats();
-  co_return json_response(200, json::object{{"waiting", stats.waiting},
-                                            {"active", stats.active},
-                                            {"maxActive", app.max_active},
-                                            {"admittedPerMinute", stats.admitted_last_minute}});
+  co_return co_await room_state(app);
+}
+
+/// An integer setting from `min` to `max`; `nullable` lets null clear it.
+std::optional<std::int64_t> bounded_setting(const json::object& body, const std::string& raw, std::string_view name,
+                                            std::int64_t min, std::int64_t max) {
+  const std::string field(name);
+  const auto value = wide_integer_field(body, raw, name);
+  if (!value || value->too_large || value->value < min || value->value > max) {
+    throw invalid_field(field, field + " must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
+  }
+  return value->value;
+}
+
+/// The body of POST /api/admin/queue, checked whole before anything changes.
+RoomChange parse_room_change(const Request& request) {
+  const auto body = parse_object(request.body);
+  for (const auto& item : body) {
+    const std::string_view key = item.key();
+    if (key != "maxActive" && key != "admitPerMinute" && key != "paused" && key != "opensAt") {
+      throw invalid_field(std::string(key), "unknown field; the settings are maxActive, admitPerMinute, paused, opensAt");
+    }
+  }
+  RoomChange change;
+  if (body.contains("maxActive")) {
+    change.max_active = bounded_setting(body, request.body, "maxActive", 1, kMaxActiveLimit);
+  }
+  if (const auto* cap = body.if_contains("admitPerMinute")) {
+    change.admit_per_minute = cap->is_null() ? std::nullopt
+                                             : bounded_setting(body, request.body, "admitPerMinute", 1, kAdmitPerMinuteLimit);
+  }
+  if (const auto* paused = body.if_contains("paused")) {
+    if (!paused->is_bool()) {
+      throw invalid_field("paused", "paused must be true or false");
+    }
+    change.paused = paused->get_bool();
+  }
+  if (const auto* opens = body.if_contains("opensAt")) {
+    std::optional<Timestamp> at;
+    if (!opens->is_null()) {
+      if (opens->is_string()) {
+        at = parse_rfc3339(std::string_view(opens->get_string()));
+      }
+      if (!at) {
+        throw invalid_field("opensAt", "opensAt must be an RFC 3339 time such as 2026-12-24T10:00:00.000Z, or null");
+      }
+    }
+    change.opens_at = at;
+  }
+  return change;
+}
+
+Task<Response> change_room(App& app, Request& request) {
+  require_admin(request, app.admin_key);
+  const RoomChange change = parse_room_change(request);
+  co_await app.room.change(change);
+  co_return co_await room_state(app);
 }
 
 }  // namespace
@@ -58,6 +137,7 @@ Task<Response> queue_overview(App& app, Request& request) {
 void add_admin_routes(Router& router, App& app) {
   router.add("POST", "/api/admin/concerts", [&app](Request& r) { return create_concert(app, r); });
   router.add("GET", "/api/admin/queue", [&app](Request& r) { return queue_overview(app, r); });
+  router.add("POST", "/api/admin/queue", [&app](Request& r) { return change_room(app, r); });
 }
 
 }  // namespace concertd::http

@@ -12,11 +12,13 @@
 #include "services/payment_service.hpp"
 #include "services/queue_service.hpp"
 #include "services/reservation_service.hpp"
+#include "services/waiting_room.hpp"
 
 namespace concertd::http {
 
 struct App {
   QueueService& queue;
+  WaitingRoom& room;
   ConcertService& concerts;
   ReservationService& reservations;
   BalanceService& balances;
@@ -26,7 +28,6 @@ struct App {
   Edge& edge;
   const Clock& clock;
   std::string admin_key;
-  std::int64_t max_active = 0;
   /// True when storage and coordination answer.
   std::function<Task<bool>()> ready;
 };

@@ -18,6 +18,12 @@ void put_wait(JsonWriter& body, const WaitEstimate& wait) {
       .field("pollAfterSeconds", wait.poll_after_seconds);
 }
 
+void put_pre_queue(JsonWriter& body, const QueueTicket& ticket) {
+  body.field("status", "pre_queue")
+      .field("opensAt", format_rfc3339(ticket.opens_at.value()))
+      .field("pollAfterSeconds", ticket.pre_queue_poll_seconds);
+}
+
 Task<Response> issue_token(App& app, Request& request) {
   app.edge.limit_token_issue(request, app.clock.now());
   const auto authenticated = app.edge.authenticated_user(request, app.clock.now());
@@ -32,11 +38,14 @@ Task<Response> issue_token(App& app, Request& request) {
   }
   const QueueTicket ticket = co_await app.queue.issue(user_id);
   JsonWriter out;
-  out.field("token", ticket.token.id)
-      .field("userId", ticket.token.user_id)
-      .field("status", ticket.token.state == TokenState::Active ? "active" : "waiting")
-      .field("queuePosition", ticket.token.position)
-      .field("issuedAt", format_rfc3339(ticket.token.issued_at));
+  out.field("token", ticket.signed_token).field("userId", ticket.token.user_id);
+  if (ticket.token.state == TokenState::PreQueue) {
+    put_pre_queue(out, ticket);
+  } else {
+    out.field("status", ticket.token.state == TokenState::Active ? "active" : "waiting")
+        .field("queuePosition", ticket.token.position);
+  }
+  out.field("issuedAt", format_rfc3339(ticket.token.issued_at));
   if (ticket.wait) {
     put_wait(out, *ticket.wait);
   }
@@ -51,6 +60,8 @@ Task<Response> queue_status(App& app, Request& request) {
   JsonWriter out;
   if (ticket.token.state == TokenState::Active) {
     out.field("status", "active").field("activeUntil", format_rfc3339(*ticket.token.active_until));
+  } else if (ticket.token.state == TokenState::PreQueue) {
+    put_pre_queue(out, ticket);
   } else {
     out.field("status", "waiting").field("position", ticket.token.position);
     put_wait(out, *ticket.wait);

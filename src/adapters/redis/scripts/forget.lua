@@ -1,5 +1,5 @@
--- ARGV[6] token id: takes back a token whose issue could not be stored.
-local t = load(ARGV[6])
+-- arg(1) token id: takes back a token whose issue could not be stored.
+local t = load(arg(1))
 if t then
   erase(t)
 end

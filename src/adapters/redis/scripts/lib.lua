@@ -9,12 +9,28 @@
 --   q:spent       ZSET id by spent time, forgotten after the grace
 --   q:admits      ZSET id by activation time, the last 60 s for the wait estimate
 --   q:changes     LIST of state changes for the durable store, popped by tick
+--   q:prequeue    ZSET pre-queue (state p) id by last poll, until the opening claims it
+--   q:opening     HASH the opening in progress: for (its opensAt), seed, first (seq of its
+--                 block), n, unplaced, lease (its claimer's, ms); see open.lua
+--   q:opening_ids ZSET the pre-queue the opening closed, members until placed
+--   q:opened_for  the opensAt of the last opening done
+--   q:budget      HASH credit, at: the outflow cap's token bucket, one for the whole cluster
 -- Every rule uses the caller's clock (ARGV[1]), not Redis TIME, like the in-process queue.
+--
+-- ARGV[1..COMMON] are the caller's clock and the room's settings, in the order that
+-- common_args() in redis_coordinator.cpp writes them (the one other place that names them); a
+-- script's own arguments follow, read with arg(1), arg(2), ...
 local NOW = tonumber(ARGV[1])
 local MAX_ACTIVE = tonumber(ARGV[2])
 local ACTIVE_TTL = tonumber(ARGV[3])
 local IDLE_TTL = tonumber(ARGV[4])
 local GRACE = tonumber(ARGV[5])
+local PAUSED = ARGV[6] == '1'
+local ADMIT_PER_MINUTE = tonumber(ARGV[7])  -- 0: no cap
+local OPENS_AT = tonumber(ARGV[8])          -- -1: no opening set
+local OPENED_FOR = tonumber(ARGV[9])        -- -1: none; the store's word on the last opening done
+local COMMON = 9
+local function arg(i) return ARGV[COMMON + i] end
 -- When nobody ticks for a very long time, the oldest changes go rather than all of memory.
 local MAX_CHANGES_KEPT = 1000000
 
@@ -26,6 +42,11 @@ local K_ACTIVE = 'q:active'
 local K_SPENT = 'q:spent'
 local K_ADMITS = 'q:admits'
 local K_CHANGES = 'q:changes'
+local K_PREQUEUE = 'q:prequeue'
+local K_OPENING = 'q:opening'
+local K_OPENING_IDS = 'q:opening_ids'
+local K_OPENED_FOR = 'q:opened_for'
+local K_BUDGET = 'q:budget'
 
 local function tok_key(id) return 'q:tok:' .. id end
 
@@ -67,6 +88,8 @@ local function erase(t)
   redis.call('ZREM', K_IDLE, t.id)
   redis.call('ZREM', K_ACTIVE, t.id)
   redis.call('ZREM', K_SPENT, t.id)
+  redis.call('ZREM', K_PREQUEUE, t.id)
+  redis.call('ZREM', K_OPENING_IDS, t.id)
 end
 
 local function mark_spent(t, at)
@@ -85,12 +108,63 @@ end
 local function touch(t)
   t.poll = NOW
   redis.call('HSET', tok_key(t.id), 'poll', ms(NOW))
-  redis.call('ZADD', K_IDLE, ms(NOW), t.id)
+  if t.state == 'p' then
+    -- XX: a pre-queue closed by an opening is not reopened by a poll.
+    redis.call('ZADD', K_PREQUEUE, 'XX', ms(NOW), t.id)
+  else
+    redis.call('ZADD', K_IDLE, ms(NOW), t.id)
+  end
+end
+
+local function opening_claimed() return redis.call('EXISTS', K_OPENING) == 1 end
+
+-- New tokens join the pre-queue: an opening is set, not done and not claimed yet.
+local function pre_queue_mode()
+  if OPENS_AT < 0 or OPENED_FOR == OPENS_AT then
+    return false
+  end
+  if tonumber(redis.call('GET', K_OPENED_FOR)) == OPENS_AT then
+    return false
+  end
+  return tonumber(redis.call('HGET', K_OPENING, 'for')) ~= OPENS_AT
+end
+
+-- No admission while paused or while an opening is placed (its tokens go first).
+local function admissions_open() return not PAUSED and not opening_claimed() end
+
+-- One admission from the outflow cap's budget: the arithmetic of AdmissionBudget
+-- (domain/waiting_room.hpp), in 1/60000 of an admission, holding at most 100 ms' worth.
+local function budget_take()
+  if ADMIT_PER_MINUTE <= 0 then
+    return true
+  end
+  local cap = math.max(60000, ADMIT_PER_MINUTE * 100)
+  local b = redis.call('HMGET', K_BUDGET, 'credit', 'at')
+  local credit, at = tonumber(b[1]), tonumber(b[2])
+  if not credit then
+    credit, at = cap, NOW
+  elseif NOW > at then
+    credit = math.min(cap, credit + math.min(NOW - at, 60000) * ADMIT_PER_MINUTE)
+  end
+  at = math.max(at, NOW)
+  local ok = credit >= 60000
+  if ok then
+    credit = credit - 60000
+  end
+  redis.call('HSET', K_BUDGET, 'credit', ms(credit), 'at', ms(at))
+  return ok
 end
 
 -- Lazy transitions of one token (deadline passed, idle, grace over); nil when it is gone.
 local function settle(t)
-  if t.state == 'w' then
+  if t.state == 'p' then
+    -- A pre-queue closed by a claim is kept whole until placed (each gets a fresh idle clock then).
+    if math.max(t.poll or 0, idle_floor()) + IDLE_TTL <= NOW and not opening_claimed() then
+      push_change(t.id, 'dropped', nil, nil)
+      erase(t)
+      return nil
+    end
+  elseif t.state == 'w' then
     if math.max(t.poll or 0, idle_floor()) + IDLE_TTL <= NOW then
       push_change(t.id, 'dropped', nil, nil)
       erase(t)
@@ -133,6 +207,12 @@ local function view(t, created)
     local rank = redis.call('ZRANK', K_WAITING, t.id)
     if rank then
       position = rank + 1
+    end
+    -- Behind an opening being placed, its tokens without a place yet count as ahead already, so
+    -- that a later arrival's place never grows while the block fills.
+    local o = redis.call('HMGET', K_OPENING, 'first', 'n', 'unplaced')
+    if o[1] and t.seq >= tonumber(o[1]) + tonumber(o[2]) then
+      position = position + tonumber(o[3])
     end
   end
   return {created and 1 or 0, t.id, t.user, t.state, t.seq, position, t.issued, t.active_until or -1, t.spent or -1}

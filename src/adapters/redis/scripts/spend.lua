@@ -1,8 +1,8 @@
--- ARGV[6] token id: its user paid (already stored); the slot is free at once.
+-- arg(1) token id: its user paid (already stored); the slot is free at once.
 if line_lost() then
   return redis.error_reply(LINE_LOST)
 end
-local t = load(ARGV[6])
+local t = load(arg(1))
 if t and t.state == 'a' then
   mark_spent(t, NOW)
 end

@@ -1,10 +1,11 @@
--- ARGV[6] most tokens looked at per step, ARGV[7] most changes handed out. One script, so that
--- concurrent ticks of several instances run one after the other and never exceed max-active.
+-- arg(1) most tokens looked at per step, arg(2) most changes handed out. One script, so that
+-- concurrent ticks of several instances run one after the other and never exceed max-active
+-- nor the outflow cap.
 if line_lost() then
   return {'!LINE_LOST'}
 end
-local LIMIT = tonumber(ARGV[6])
-local MAX_POP = tonumber(ARGV[7])
+local LIMIT = tonumber(arg(1))
+local MAX_POP = tonumber(arg(2))
 
 -- Active tokens past activeUntil are spent.
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_ACTIVE, '-inf', ms(NOW), 'LIMIT', 0, LIMIT)) do
@@ -28,6 +29,18 @@ if idle_floor() + IDLE_TTL <= NOW then
   end
 end
 
+-- Pre-queue tokens not polled for waiting-idle-ttl are dropped (settle keeps them once claimed).
+if idle_floor() + IDLE_TTL <= NOW then
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_PREQUEUE, '-inf', ms(NOW - IDLE_TTL), 'LIMIT', 0, LIMIT)) do
+    local t = load(id)
+    if not t or t.state ~= 'p' then
+      redis.call('ZREM', K_PREQUEUE, id)
+    else
+      settle(t)
+    end
+  end
+end
+
 -- Spent tokens past their grace are forgotten.
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_SPENT, '-inf', ms(NOW - GRACE), 'LIMIT', 0, LIMIT)) do
   local t = load(id)
@@ -38,11 +51,11 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_SPENT, '-inf', ms(NOW - GRACE)
   end
 end
 
--- The head of the line into free slots.
+-- The head of the line into free slots, while admissions are open and the outflow cap allows.
 local free = MAX_ACTIVE - redis.call('ZCARD', K_ACTIVE)
-local budget = LIMIT
-while free > 0 and budget > 0 do
-  budget = budget - 1
+local steps = LIMIT
+while free > 0 and steps > 0 and admissions_open() do
+  steps = steps - 1
   local head = redis.call('ZRANGE', K_WAITING, 0, 0)[1]
   if not head then
     break
@@ -54,6 +67,9 @@ while free > 0 and budget > 0 do
   else
     t = settle(t)
     if t then
+      if not budget_take() then
+        break
+      end
       activate(t, true)
       free = free - 1
     end

@@ -1,0 +1,63 @@
+-- The opening (API.md, "Pre-queue"), in two steps that several instances may race for:
+--   arg(1) 'claim', arg(2) the caller's seed, arg(3) the lease in ms: claims the due opening.
+--     Closes the pre-queue (renamed to q:opening_ids), reserves its block of seqs behind every
+--     waiting token and ahead of every later arrival, keeps the seed. Returns {opensAt, seed,
+--     first seq, ids...}, or false when nothing is due or another caller holds the lease. An
+--     opening whose lease ran out is handed out again as it was: same seed, block and ids.
+--   arg(1) 'place', arg(2) the opening's opensAt, arg(3) the seq of the slice's first id,
+--     arg(4) '1' for the last slice, ids from arg(5) in drawn order: places them. Safe to repeat.
+if arg(1) == 'claim' then
+  local o = redis.call('HMGET', K_OPENING, 'for', 'seed', 'first', 'lease')
+  if o[1] then
+    if tonumber(o[4]) > NOW then
+      return false
+    end
+    redis.call('HSET', K_OPENING, 'lease', ms(NOW + tonumber(arg(3))))
+    local out = {o[1], o[2], o[3]}
+    for _, id in ipairs(redis.call('ZRANGE', K_OPENING_IDS, 0, -1)) do
+      out[#out + 1] = id
+    end
+    return out
+  end
+  if OPENS_AT < 0 or OPENS_AT > NOW or OPENED_FOR == OPENS_AT
+      or tonumber(redis.call('GET', K_OPENED_FOR)) == OPENS_AT then
+    return false
+  end
+  local n = redis.call('ZCARD', K_PREQUEUE)
+  if n > 0 then
+    redis.call('RENAME', K_PREQUEUE, K_OPENING_IDS)
+  end
+  local first = redis.call('INCRBY', K_SEQ, n) - n + 1
+  redis.call('HSET', K_OPENING, 'for', ms(OPENS_AT), 'seed', arg(2), 'first', first, 'n', n, 'unplaced', n,
+             'lease', ms(NOW + tonumber(arg(3))))
+  local out = {ms(OPENS_AT), arg(2), first}
+  for _, id in ipairs(redis.call('ZRANGE', K_OPENING_IDS, 0, -1)) do
+    out[#out + 1] = id
+  end
+  return out
+end
+
+-- place
+local opening_for = redis.call('HGET', K_OPENING, 'for')
+if not opening_for or opening_for ~= arg(2) then
+  return 0  -- placed already
+end
+local first = tonumber(arg(3))
+local placed = 0
+for i = 5, #ARGV - COMMON do
+  local id = arg(i)
+  local t = load(id)
+  if t and t.state == 'p' and redis.call('ZREM', K_OPENING_IDS, id) == 1 then
+    local seq = first + i - 5
+    redis.call('HSET', tok_key(id), 'state', 'w', 'seq', seq, 'poll', ms(NOW))
+    redis.call('ZADD', K_WAITING, seq, id)
+    redis.call('ZADD', K_IDLE, ms(NOW), id)
+    placed = placed + 1
+  end
+end
+redis.call('HINCRBY', K_OPENING, 'unplaced', -placed)
+if arg(4) == '1' then
+  redis.call('SET', K_OPENED_FOR, opening_for)
+  redis.call('DEL', K_OPENING, K_OPENING_IDS)
+end
+return placed

@@ -1,0 +1,17 @@
+-- The waiting room's pre-queue: a token issued before the opening is PRE_QUEUE until the opening
+-- draws its place (then WAITING with the seq of that place). SQLite cannot change a CHECK in
+-- place, so the table is rebuilt (within the migration's transaction).
+CREATE TABLE tokens_v2 (
+  id            TEXT    PRIMARY KEY,
+  user_id       TEXT    NOT NULL,
+  seq           INTEGER NOT NULL,
+  state         TEXT    NOT NULL CHECK (state IN ('WAITING', 'ACTIVE', 'SPENT', 'DROPPED', 'PRE_QUEUE')),
+  issued_at     INTEGER NOT NULL,
+  active_until  INTEGER,
+  spent_at      INTEGER
+) WITHOUT ROWID;
+INSERT INTO tokens_v2 (id, user_id, seq, state, issued_at, active_until, spent_at)
+  SELECT id, user_id, seq, state, issued_at, active_until, spent_at FROM tokens;
+DROP TABLE tokens;
+ALTER TABLE tokens_v2 RENAME TO tokens;
+CREATE INDEX tokens_by_state ON tokens (state, seq);

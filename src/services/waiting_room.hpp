@@ -1,0 +1,71 @@
+#pragma once
+// The operators' side of the line (API.md, "Waiting room for a real on-sale"): the admission
+// settings, kept in the store and applied on every instance within a second, and the opening
+// that draws the pre-queue's places.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/thread_pool.hpp>
+
+#include "domain/waiting_room.hpp"
+#include "ports/clock.hpp"
+#include "ports/coordinator.hpp"
+#include "ports/store.hpp"
+
+namespace concertd {
+
+/// A POST /api/admin/queue: the fields it names, already validated. An inner nullopt clears.
+struct RoomChange {
+  std::optional<std::int64_t> max_active;
+  std::optional<std::optional<std::int64_t>> admit_per_minute;
+  std::optional<bool> paused;
+  std::optional<std::optional<Timestamp>> opens_at;
+};
+
+class WaitingRoom {
+ public:
+  /// Placements handed to the line per call: a slice holds the event loop about a millisecond
+  /// in process, so status polls are answered between slices while a large pre-queue is placed.
+  static constexpr std::size_t kPlacementSlice = 4096;
+
+  /// `defaults`: the settings of a store that has none (from flags).
+  WaitingRoom(Store& store, Coordinator& coordinator, const Clock& clock, RoomSettings defaults);
+  WaitingRoom(const WaitingRoom&) = delete;
+  WaitingRoom& operator=(const WaitingRoom&) = delete;
+
+  /// At start: the stored settings, with the rows of `explicit_change` (flags given explicitly at
+  /// this start) written over them first, so that every instance then agrees on them.
+  Task<void> start(RoomChange explicit_change);
+  /// Reads the store's settings and applies them to the line (every instance, twice a second).
+  Task<void> refresh();
+  /// Applies an operator's change: stored (only the rows it names, so that two operators
+  /// changing different fields at once both win), then applied here at once.
+  Task<RoomSettings> change(const RoomChange& change);
+  const RoomSettings& settings() const { return _settings; }
+
+  /// Runs a due opening: claims it, draws the order (off the event loop), writes it to the store
+  /// in one transaction, then places it in the line slice by slice. Once per tick.
+  Task<void> open_if_due();
+
+ private:
+  void apply(RoomSettings settings);
+  Task<std::vector<std::string>> draw(std::string seed, std::vector<std::string> ids);
+  /// Placements whose token was not stored yet (another instance's insert still on its way).
+  Task<void> store_unplaced(Timestamp now);
+
+  Store& _store;
+  Coordinator& _coordinator;
+  const Clock& _clock;
+  const RoomSettings _defaults;
+  RoomSettings _settings;
+  struct Unplaced {
+    PlacedToken placement;
+    Timestamp since;
+  };
+  std::vector<Unplaced> _unplaced;
+  /// The draw hashes every id: 100,000 of them would hold the event loop for tens of ms.
+  boost::asio::thread_pool _draw_thread{1};
+};
+
+}  // namespace concertd
