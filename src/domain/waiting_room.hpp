@@ -21,6 +21,8 @@ inline constexpr std::int64_t kAdmitPerMinuteLimit = 1'000'000;
 /// The admission settings every instance applies, kept in the store so that they outlive
 /// restarts, plus what the last opening published.
 struct RoomSettings {
+  explicit RoomSettings(std::int64_t max_active_ = 100) : max_active(max_active_) {}
+
   std::int64_t max_active = 100;
   std::optional<std::int64_t> admit_per_minute;  // none: no cap
   bool paused = false;

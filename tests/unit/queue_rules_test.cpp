@@ -6,7 +6,7 @@ namespace concertd {
 namespace {
 
 QueuePace pace(std::int64_t admitted, std::int64_t max_active = 100, int active_ttl = 600, int idle_ttl = 300) {
-  return QueuePace{admitted, max_active, Seconds{active_ttl}, Seconds{idle_ttl}};
+  return QueuePace{admitted, max_active, Seconds{active_ttl}, Seconds{idle_ttl}, std::nullopt};
 }
 
 TEST(WaitEstimate, UsesSteadyStateRateWhenFewAdmissionsWereSeen) {

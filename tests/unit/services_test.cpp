@@ -19,12 +19,25 @@ namespace {
 using testing::FakeClock;
 using testing::run;
 
+std::vector<TokenKey> test_keys() { return {TokenKey{"test", "0123456789abcdef0123"}}; }
+
+/// A queue service as an instance has it: with its waiting room and token keys.
+struct Line {
+  Line(boost::asio::io_context& io, Store& store, Coordinator& coordinator, const Clock& clock,
+       const ServiceConfig& config)
+      : room(store, coordinator, clock, RoomSettings{config.max_active}), queue(store, coordinator, clock, config, room) {
+    run(io, queue.load_token_keys(test_keys()));
+  }
+  WaitingRoom room;
+  QueueService queue;
+};
+
 class ServicesTest : public ::testing::Test {
  protected:
   ServicesTest()
       : store(":memory:", [this](const Reservation& r) { released.push_back(r.id); }),
         coordinator(QueueLimits{100, Seconds{600}, Seconds{300}, Seconds{300}}, clock),
-        queue(store, coordinator, clock, config),
+        line(io, store, coordinator, clock, config),
         concerts(store, coordinator, clock),
         reservations(store, coordinator, concerts, clock, config),
         balances(store, clock),
@@ -57,6 +70,8 @@ class ServicesTest : public ::testing::Test {
   }
 
   TokenView active_token(const std::string& user) { return await(queue.issue(user)).token; }
+  /// The bearer token a fan holds for `token`.
+  std::string bearer(const TokenView& token) const { return signer.sign({token.id, token.user_id, token.issued_at, {}}); }
 
   boost::asio::io_context io;
   FakeClock clock;
@@ -64,7 +79,9 @@ class ServicesTest : public ::testing::Test {
   std::vector<std::string> released;
   sqlite::SqliteStore store;
   MemoryCoordinator coordinator;
-  QueueService queue;
+  Line line;
+  QueueService& queue = line.queue;
+  TokenSigner signer{test_keys()};
   ConcertService concerts;
   ReservationService reservations;
   BalanceService balances;
@@ -185,9 +202,9 @@ TEST_F(ServicesTest, PaymentDebitsOnceConfirmsAndSpendsTheToken) {
   EXPECT_EQ(await(concerts.seats(concert)).seats[0].status, SeatStatus::Reserved);
   EXPECT_EQ(await(reservations.get("alice", hold.id)).status, ReservationStatus::Confirmed);
   // Spent: no new holds or status, but its grace still serves the user.
-  EXPECT_EQ(error_of(queue.status(token.id)), ErrorCode::InvalidToken);
-  EXPECT_EQ(error_of(queue.authenticate(token.id, TokenUse::Hold)), ErrorCode::InvalidToken);
-  EXPECT_EQ(await(queue.authenticate(token.id, TokenUse::Grace)).state, TokenState::Spent);
+  EXPECT_EQ(error_of(queue.status(bearer(token))), ErrorCode::InvalidToken);
+  EXPECT_EQ(error_of(queue.authenticate(bearer(token), TokenUse::Hold)), ErrorCode::InvalidToken);
+  EXPECT_EQ(await(queue.authenticate(bearer(token), TokenUse::Grace)).state, TokenState::Spent);
 }
 
 TEST_F(ServicesTest, PaymentOfAnExpiredOrForeignHoldIsInvalid) {
@@ -225,7 +242,8 @@ TEST_F(ServicesTest, IdempotencyKeyReplaysTheRecordedSuccessAndRefusesAnotherBod
 TEST_F(ServicesTest, TokensSurviveARestartWithTheirPlaces) {
   config.max_active = 1;
   MemoryCoordinator small(QueueLimits{1, Seconds{600}, Seconds{300}, Seconds{300}}, clock);
-  QueueService line(store, small, clock, config);
+  Line small_line(io, store, small, clock, config);
+  QueueService& line = small_line.queue;
   const auto first = run(io, line.issue("u1"));
   const auto second = run(io, line.issue("u2"));
   const auto third = run(io, line.issue("u3"));
@@ -233,11 +251,12 @@ TEST_F(ServicesTest, TokensSurviveARestartWithTheirPlaces) {
   EXPECT_EQ(third.token.position, 2);
   // A new coordinator (a restarted process) on the same store:
   MemoryCoordinator restarted(QueueLimits{1, Seconds{600}, Seconds{300}, Seconds{300}}, clock);
-  QueueService again(store, restarted, clock, config);
+  Line restarted_line(io, store, restarted, clock, config);
+  QueueService& again = restarted_line.queue;
   run(io, again.restore());
-  EXPECT_EQ(run(io, again.status(first.token.id)).token.state, TokenState::Active);
-  EXPECT_EQ(run(io, again.status(second.token.id)).token.position, 1);
-  EXPECT_EQ(run(io, again.status(third.token.id)).token.position, 2);
+  EXPECT_EQ(run(io, again.status(first.signed_token)).token.state, TokenState::Active);
+  EXPECT_EQ(run(io, again.status(second.signed_token)).token.position, 1);
+  EXPECT_EQ(run(io, again.status(third.signed_token)).token.position, 2);
 }
 
 /// A token placed in the line by another instance whose insert has not committed: the coordinator
@@ -274,7 +293,8 @@ class HeldBackChangesTest : public ServicesTest {
 
 TEST_F(HeldBackChangesTest, AChangeWaitsForItsTokensInsert) {
   MemoryCoordinator small(QueueLimits{1, Seconds{600}, Seconds{300}, Seconds{300}}, clock);
-  QueueService line(store, small, clock, config);
+  Line small_line(io, store, small, clock, config);
+  QueueService& line = small_line.queue;
   TokenRecord late = admit_unstored(line, small);
   EXPECT_FALSE(stored(late.id));
   clock.advance(Millis{100});
@@ -289,7 +309,8 @@ TEST_F(HeldBackChangesTest, AChangeWaitsForItsTokensInsert) {
 
 TEST_F(HeldBackChangesTest, AChangeWhoseTokenNeverCameIsDroppedAfterAMinute) {
   MemoryCoordinator small(QueueLimits{1, Seconds{600}, Seconds{300}, Seconds{300}}, clock);
-  QueueService line(store, small, clock, config);
+  Line small_line(io, store, small, clock, config);
+  QueueService& line = small_line.queue;
   TokenRecord late = admit_unstored(line, small);
   clock.advance(Seconds{61});
   run(io, line.tick());  // past its patience: dropped

@@ -102,7 +102,7 @@ TEST(SqliteFileStore, CommitsInThePreallocatedLogSurviveACrash) {
     SqliteStore store(from.string(), {});
     // 16384 frames of a 4 KiB page (SQLite's default page size) and its 24-byte frame header.
     ASSERT_GE(fs::file_size(from.string() + "-wal"), 16384u * (4096u + 24u));
-    testing::run(io, store.put_setting(name, "42"));
+    testing::run(io, store.put_settings({{name, "42"}}));
     fs::create_directories(to.parent_path());
     for (const char* suffix : {"", "-wal"}) {
       fs::copy_file(from.string() + suffix, to.string() + suffix);
@@ -111,8 +111,9 @@ TEST(SqliteFileStore, CommitsInThePreallocatedLogSurviveACrash) {
   write_and_crash(dir / "0" / "concertd.db", dir / "1" / "concertd.db", "first");
   write_and_crash(dir / "1" / "concertd.db", dir / "2" / "concertd.db", "second");
   SqliteStore store((dir / "2" / "concertd.db").string(), {});
-  EXPECT_EQ(testing::run(io, store.get_setting("first")), std::optional<std::string>("42"));
-  EXPECT_EQ(testing::run(io, store.get_setting("second")), std::optional<std::string>("42"));
+  const auto settings = testing::run(io, store.load_settings());
+  EXPECT_EQ(settings.at("first"), "42");
+  EXPECT_EQ(settings.at("second"), "42");
 }
 
 }  // namespace
