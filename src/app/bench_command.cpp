@@ -13,11 +13,12 @@ int run_bench(int argc, char** argv) {
   bench::BenchConfig cfg;
   CLI::App app{"concertd bench: load generator and invariant checker for a running concertd"};
   app.name("concertd bench");
-  app.add_option("scenario", cfg.scenario, "rush | status | seats | token | holds | payments | waiting")
+  app.add_option("scenario", cfg.scenario, "rush | status | seats | token | holds | payments | waiting | opening")
       ->required()
-      ->check(CLI::IsMember({"rush", "status", "seats", "token", "holds", "payments", "waiting"}));
+      ->check(CLI::IsMember({"rush", "status", "seats", "token", "holds", "payments", "waiting", "opening"}));
   app.add_option("--url", cfg.url, "server base URL, http://host:port")->capture_default_str();
-  app.add_option("--admin-key", cfg.admin_key, "needed by scenarios that create concerts (rush, holds, payments)");
+  app.add_option("--admin-key", cfg.admin_key,
+                 "needed by scenarios that create concerts (rush, holds, payments) or set opensAt (opening)");
   const auto count = CLI::Range(std::int64_t{1}, std::int64_t{100'000});
   app.add_option("--concurrency", cfg.concurrency, "connections (closed loop)")->check(count)->capture_default_str();
   app.add_option("--duration", cfg.duration_s, "seconds of measured load (status/seats/token/holds/payments/waiting)")
@@ -33,7 +34,9 @@ int run_bench(int argc, char** argv) {
       ->check(CLI::Range(std::int64_t{1}, std::numeric_limits<std::int64_t>::max()));
   app.add_option("--seat-count", cfg.seat_count, "seats per created concert (default 50)")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{5000}));
-  app.add_option("--fans", cfg.fans, "rush: fans (default 1000); waiting: waiting tokens (default 10000)")
+  app.add_option("--fans", cfg.fans,
+                 "rush: fans (default 1000); waiting: waiting tokens (default 10000); opening: pre-queue tokens "
+                 "(default 100000)")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{10'000'000}));
   app.add_option("--arrival", cfg.arrival_s, "rush: fans arrive uniformly over S seconds")
       ->check(CLI::Range(0.0, 3600.0))

@@ -15,5 +15,7 @@ void scenario_payments(Shared& shared, Outcome& out);
 void scenario_rush(Shared& shared, Outcome& out);
 // waiting.cpp
 void scenario_waiting(Shared& shared, Outcome& out);
+// opening.cpp
+void scenario_opening(Shared& shared, Outcome& out);
 
 }  // namespace concertd::bench

@@ -69,6 +69,8 @@ int run_scenario(const BenchConfig& cfg) {
         scenario_rush(shared, out);
       } else if (cfg.scenario == "waiting") {
         scenario_waiting(shared, out);
+      } else if (cfg.scenario == "opening") {
+        scenario_opening(shared, out);
       } else {
         shared.fail("unknown scenario " + cfg.scenario);
       }

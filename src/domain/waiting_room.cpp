@@ -19,6 +19,7 @@ constexpr const char* kOpensAt = "room.opens_at";
 constexpr const char* kOpenedFor = "room.opened_for";
 constexpr const char* kOpenedAt = "room.opened_at";
 constexpr const char* kShuffleSeed = "room.shuffle_seed";
+constexpr const char* kOpeningClaim = "room.opening_claim";  // "<opensAt ms> <first seq> <block size> <seed>"
 
 /// Optional numbers are stored as "" when absent, so that a POST can clear them.
 std::string optional_text(const std::optional<std::int64_t>& value) {
@@ -84,6 +85,11 @@ std::map<std::string, std::string> opening_rows(Timestamp opened_for, Timestamp 
           {kShuffleSeed, seed}};
 }
 
+std::map<std::string, std::string> claim_rows(const RoomSettings::Claim& claim) {
+  return {{kOpeningClaim, std::to_string(to_millis(claim.opens_at)) + ' ' + std::to_string(claim.first_seq) + ' ' +
+                              std::to_string(claim.block_size) + ' ' + claim.seed}};
+}
+
 RoomSettings room_from_rows(const std::map<std::string, std::string>& rows, const RoomSettings& defaults) {
   RoomSettings s = defaults;
   auto optional_number = [](std::optional<std::int64_t>& out) {
@@ -116,6 +122,23 @@ RoomSettings room_from_rows(const std::map<std::string, std::string>& rows, cons
   read_row(rows, kOpenedAt, optional_time(s.opened_at));
   read_row(rows, kShuffleSeed, [&s](const std::string& text) {
     s.shuffle_seed = text.empty() ? std::nullopt : std::optional<std::string>(text);
+  });
+  read_row(rows, kOpeningClaim, [&s](const std::string& text) {
+    // Four fields separated by single spaces; the seed (hex) has none.
+    std::string_view rest(text);
+    std::int64_t fields[3] = {};
+    for (std::int64_t& field : fields) {
+      const std::size_t space = rest.find(' ');
+      const auto v = space == std::string_view::npos ? std::nullopt : number(rest.substr(0, space));
+      if (!v) {
+        return;
+      }
+      field = *v;
+      rest.remove_prefix(space + 1);
+    }
+    if (!rest.empty()) {
+      s.claim = RoomSettings::Claim{from_millis(fields[0]), std::string(rest), fields[1], fields[2]};
+    }
   });
   return s;
 }

@@ -31,6 +31,17 @@ struct RoomSettings {
   std::optional<Timestamp> opened_for;
   std::optional<Timestamp> opened_at;
   std::optional<std::string> shuffle_seed;
+  /// The opening claimed last, recorded before its draw: a start that finds it claimed but not
+  /// done finishes it with the same seed and block of places, still ahead of whoever arrived
+  /// after the claim (their seqs lie beyond the block).
+  struct Claim {
+    Timestamp opens_at;
+    std::string seed;
+    std::int64_t first_seq = 0;
+    std::int64_t block_size = 0;
+    bool operator==(const Claim&) const = default;
+  };
+  std::optional<Claim> claim;
 
   bool operator==(const RoomSettings&) const = default;
 
@@ -47,6 +58,8 @@ std::map<std::string, std::string> room_rows(const RoomSettings& settings);
 RoomSettings room_from_rows(const std::map<std::string, std::string>& rows, const RoomSettings& defaults);
 /// The rows of the opening's outcome alone (what the opening writes with its placement).
 std::map<std::string, std::string> opening_rows(Timestamp opened_for, Timestamp opened_at, const std::string& seed);
+/// The row of a claimed opening.
+std::map<std::string, std::string> claim_rows(const RoomSettings::Claim& claim);
 
 /// The outflow cap's budget: a token bucket filled at admit_per_minute, holding at most a tenth
 /// of a second's worth (at least one admission), so that admissions are spread evenly over the

@@ -56,6 +56,7 @@ struct OpeningClaim {
   /// The block of sequence numbers reserved for the pre-queue, behind every token waiting at
   /// the claim and ahead of every later arrival: the token drawn k-th (from 0) gets first_seq + k.
   std::int64_t first_seq = 0;
+  std::int64_t block_size = 0;  // the block is [first_seq, first_seq + block_size)
   /// The pre-queue's token ids, unordered. May name tokens dropped since: placing skips them,
   /// and the draw ranks every id on its own, so a gone one changes nobody's order.
   std::vector<std::string> token_ids;
@@ -104,7 +105,8 @@ class Coordinator {
   /// outflow budget for all of them.
   virtual void configure(const RoomSettings& room) = 0;
   /// Claims the due opening (`configure`d opensAt passed, not opened yet): closes the pre-queue,
-  /// reserves its block of sequence numbers and keeps `seed`. Exactly one caller across the
+  /// reserves its block of sequence numbers and keeps `seed` (the configured claim's seed and
+  /// block instead, when it is this opening's: its claimer stopped before writing the opening). Exactly one caller across the
   /// instances gets a claim; an opening whose claimer has not finished within kOpeningLease is
   /// handed out again, with the same seed, block and ids, so the result is the same. Nullopt when
   /// nothing is due or another caller holds it. No admission happens while an opening is claimed.

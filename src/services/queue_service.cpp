@@ -64,7 +64,6 @@ std::string QueueService::verified_id(const std::string& token) const {
 
 QueueTicket QueueService::ticket_of(const TokenView& token, bool created, const std::optional<QueueStats>& stats) const {
   QueueTicket ticket{token, {}, created, std::nullopt, std::nullopt, 1};
-  ticket.signed_token = _signer.value().sign(TokenClaims{token.id, token.user_id, token.issued_at, {}});
   if (token.state == TokenState::Waiting) {
     ticket.wait = estimate(token.position, stats.value());
   } else if (token.state == TokenState::PreQueue) {
@@ -104,7 +103,11 @@ Task<QueueTicket> QueueService::issue(const std::string& user_id) {
   if (result.token.state == TokenState::Waiting) {
     stats = co_await _coordinator.stats(now);
   }
-  co_return ticket_of(result.token, result.created, stats);
+  QueueTicket ticket = ticket_of(result.token, result.created, stats);
+  // Signed on every issue, a repeated one too: a fan whose token was signed with a retired key
+  // (or came before tokens were signed) gets the same place back under the current key.
+  ticket.signed_token = _signer.value().sign(TokenClaims{result.token.id, result.token.user_id, result.token.issued_at, {}});
+  co_return ticket;
 }
 
 Task<QueueTicket> QueueService::status(const std::string& token) {

@@ -17,7 +17,7 @@ namespace concertd {
 
 struct QueueTicket {
   TokenView token;
-  std::string signed_token;  // what the fan presents: the token id, user and issue time, signed
+  std::string signed_token;  // issue only: what the fan presents (token id, user, issue time, signed)
   bool created = false;
   std::optional<WaitEstimate> wait;  // while waiting
   /// In the pre-queue: the opening it waits for, and when to ask again.

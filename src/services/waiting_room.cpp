@@ -99,6 +99,13 @@ Task<void> WaitingRoom::open_if_due() {
     co_return;
   }
   const auto started = std::chrono::steady_clock::now();
+  if (_settings.claim != RoomSettings::Claim{claim->opens_at, claim->seed, claim->first_seq, claim->block_size}) {
+    // Recorded before the draw. In process nothing runs between the claim and this write's
+    // submission, so it is ordered before every later arrival's insert: a restart that finds the
+    // opening undone redoes this one, with the same seed and block, ahead of them.
+    auto record = claim_rows(RoomSettings::Claim{claim->opens_at, claim->seed, claim->first_seq, claim->block_size});
+    co_await _store.put_settings(std::move(record));
+  }
   const std::size_t count = claim->token_ids.size();
   const std::vector<std::string> order = co_await draw(claim->seed, std::move(claim->token_ids));
   std::vector<PlacedToken> placed;

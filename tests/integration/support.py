@@ -62,6 +62,14 @@ SANITIZER_REPORT = re.compile(
     re.M)
 
 
+
+def token_id(token: str) -> str:
+    """The id the store and the line know a queue token by: field 2 of its signed payload
+    (`base64url("t1|<key id>|<token id>|<issued ms>|<user id>").<signature>`)."""
+    import base64
+    payload = token.split(".", 1)[0]
+    return base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode().split("|")[2]
+
 def sanitizer_report(text: str, lines=60) -> str | None:
     """The first sanitizer report in `text` (up to `lines` lines of it), or None."""
     m = SANITIZER_REPORT.search(text)

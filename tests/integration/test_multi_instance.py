@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import backends
-from support import (active_user, charge, create_concert, expect, hold, issue, seat_map, status_of, uid,
+from support import (active_user, token_id, charge, create_concert, expect, hold, issue, seat_map, status_of, uid,
                      wait_active, wait_until)
 
 pytestmark = pytest.mark.skipif(not (backends.uses_postgres() and backends.uses_redis()),
@@ -141,7 +141,7 @@ def test_admission_on_another_instance_waits_for_the_tokens_insert(make_server):
             a.proc.send_signal(signal.SIGCONT)
         token = issued.result(timeout=30)["token"]
     assert expect(status_of(other, token), 200)["status"] == "active"
-    wait_until(lambda: b.psql(db, f"SELECT state FROM tokens WHERE id = '{token}' AND active_until IS NOT NULL")
+    wait_until(lambda: b.psql(db, f"SELECT state FROM tokens WHERE id = '{token_id(token)}' AND active_until IS NOT NULL")
                == [["ACTIVE"]], 10, lambda: f"the stored token to be ACTIVE: "
                                            f"{b.psql(db, f'SELECT state, active_until FROM tokens')}")
 

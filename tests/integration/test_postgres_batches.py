@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import backends
-from support import RawConn, active_user, charge, create_concert, expect, hold, pay, race, seat_map, wait_until
+from support import RawConn, active_user, charge, create_concert, expect, hold, pay, race, seat_map, token_id, wait_until
 
 pytestmark = pytest.mark.skipif(not backends.uses_postgres(), reason="PostgreSQL store only")
 
@@ -189,6 +189,6 @@ def test_a_payment_spends_a_token_the_store_still_has_waiting(make_server):
     user, token = active_user(srv, "lagging")
     expect(charge(srv, user, token, 10_000), 200)
     held = expect(hold(srv, token, cid, 1), 201)
-    pg.psql(db, f"UPDATE tokens SET state = 'WAITING', active_until = NULL WHERE id = '{token}'")
+    pg.psql(db, f"UPDATE tokens SET state = 'WAITING', active_until = NULL WHERE id = '{token_id(token)}'")
     expect(pay(srv, token, held["reservationId"]), 200)
-    assert pg.psql(db, f"SELECT state FROM tokens WHERE id = '{token}'") == [["SPENT"]]
+    assert pg.psql(db, f"SELECT state FROM tokens WHERE id = '{token_id(token)}'") == [["SPENT"]]

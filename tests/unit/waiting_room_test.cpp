@@ -409,6 +409,44 @@ TEST_F(RoomServiceTest, TheOpeningPlacesThePreQueueInTheDrawnOrderAndARestartKee
   EXPECT_EQ(run(io, again.status(late.signed_token)).token.position, 51);
 }
 
+TEST_F(RoomServiceTest, AClaimNeverWrittenIsRedoneAfterARestartAheadOfLaterArrivals) {
+  run(io, queue.issue("first"));  // takes the one slot
+  RoomChange change;
+  change.opens_at = clock.now() + Seconds{1};
+  run(io, room.change(change));
+  std::vector<QueueTicket> fans;
+  for (int i = 0; i < 20; ++i) {
+    fans.push_back(run(io, queue.issue("fan" + std::to_string(i))));
+  }
+  clock.advance(Seconds{1});
+  // A tick claims the opening and records the claim, then the process dies before the opening
+  // itself is written; a fan who arrived meanwhile was stored waiting behind the block.
+  const auto claim = run(io, counting.claim_opening(clock.now(), "seed-before-the-crash"));
+  ASSERT_TRUE(claim);
+  run(io, store.put_settings(claim_rows({claim->opens_at, claim->seed, claim->first_seq, claim->block_size})));
+  const QueueTicket late = run(io, queue.issue("late"));
+  EXPECT_EQ(late.token.position, 21);
+
+  MemoryCoordinator restarted(QueueLimits{1, Seconds{600}, Seconds{300}, Seconds{300}}, clock);
+  WaitingRoom restarted_room(store, restarted, clock, RoomSettings{1});
+  QueueService again(store, restarted, clock, config, restarted_room);
+  run(io, restarted_room.start({}));
+  run(io, again.load_token_keys(keys({"k1"})));
+  run(io, again.restore());
+  run(io, restarted_room.open_if_due());
+  EXPECT_EQ(restarted_room.settings().shuffle_seed, std::optional<std::string>("seed-before-the-crash"));
+  std::vector<std::string> ids;
+  for (const auto& f : fans) {
+    ids.push_back(f.token.id);
+  }
+  const auto order = opening_order("seed-before-the-crash", ids);
+  for (const auto& f : fans) {
+    const auto place = run(io, again.status(f.signed_token)).token.position;
+    EXPECT_EQ(order.at(static_cast<std::size_t>(place - 1)), f.token.id);
+  }
+  EXPECT_EQ(run(io, again.status(late.signed_token)).token.position, 21);
+}
+
 TEST_F(RoomServiceTest, ASettingOutlivesARestartAndAnExplicitFlagOverridesIt) {
   RoomChange change;
   change.max_active = 7;

@@ -231,7 +231,7 @@ TokenView MemoryCoordinator::view_of(std::int64_t seq) const {
     position = _waiting_counter.count_up_to(seq);
     /// Behind an opening being placed, its tokens without a place yet count as ahead already, so
     /// that a later arrival's place never grows while the block fills.
-    if (_opening && seq >= _opening->claim.first_seq + static_cast<std::int64_t>(_opening->claim.token_ids.size())) {
+    if (_opening && seq >= _opening->claim.first_seq + _opening->claim.block_size) {
       position += _opening->unplaced;
     }
   }
@@ -473,7 +473,8 @@ void MemoryCoordinator::restore_now(std::vector<TokenRecord> tokens, Timestamp n
   std::int64_t min_waiting_seq = std::numeric_limits<std::int64_t>::max();
   for (const auto& t : tokens) {
     _next_seq = std::max(_next_seq, t.seq + 1);
-    if (t.state == TokenState::Waiting) {
+    // A pre-queue token's place will lie after its own seq: the counter starts no later.
+    if (t.state == TokenState::Waiting || t.state == TokenState::PreQueue) {
       min_waiting_seq = std::min(min_waiting_seq, t.seq);
     }
   }
@@ -530,6 +531,7 @@ void MemoryCoordinator::configure(const RoomSettings& room) {
   _admit_per_minute = room.admit_per_minute;
   _opens_at = room.opens_at;
   _opened_for = room.opened_for;
+  _claimed = room.claim;
 }
 
 std::optional<OpeningClaim> MemoryCoordinator::claim_opening_now(Timestamp now, std::string seed) {
@@ -547,12 +549,22 @@ std::optional<OpeningClaim> MemoryCoordinator::claim_opening_now(Timestamp now, 
   }
   Opening opening;
   opening.claim.opens_at = *_opens_at;
-  opening.claim.seed = std::move(seed);
-  opening.claim.first_seq = _next_seq;
   opening.claim.token_ids.swap(_pre_queue_ids);
+  const auto ids = static_cast<std::int64_t>(opening.claim.token_ids.size());
+  if (_claimed && _claimed->opens_at == *_opens_at) {
+    // Claimed before a restart and never written: the same seed and block (the restored
+    // pre-queue is part of the one closed then, and later arrivals' seqs lie beyond the block).
+    opening.claim.seed = _claimed->seed;
+    opening.claim.first_seq = _claimed->first_seq;
+    opening.claim.block_size = std::max(_claimed->block_size, ids);
+  } else {
+    opening.claim.seed = std::move(seed);
+    opening.claim.first_seq = _next_seq;
+    opening.claim.block_size = ids;
+  }
+  _next_seq = std::max(_next_seq, opening.claim.first_seq + opening.claim.block_size);
   opening.unplaced = _pre_queue_count;
   opening.lease_until = now + kOpeningLease;
-  _next_seq += static_cast<std::int64_t>(opening.claim.token_ids.size());
   _opening = std::move(opening);
   return _opening->claim;
 }
@@ -567,7 +579,7 @@ void MemoryCoordinator::place_opened_now(Timestamp opens_at, const std::vector<s
   if (!_opening || _opening->claim.opens_at != opens_at) {
     return;  // placed already
   }
-  const std::int64_t block_end = _opening->claim.first_seq + static_cast<std::int64_t>(_opening->claim.token_ids.size());
+  const std::int64_t block_end = _opening->claim.first_seq + _opening->claim.block_size;
   for (std::size_t i = 0; i < ordered_ids.size(); ++i) {
     const std::int64_t seq = first_seq + static_cast<std::int64_t>(i);
     const auto old = find_id(ordered_ids[i]);

@@ -180,6 +180,7 @@ class MemoryCoordinator final : public Coordinator {
   std::optional<std::int64_t> _admit_per_minute;
   std::optional<Timestamp> _opens_at;
   std::optional<Timestamp> _opened_for;
+  std::optional<RoomSettings::Claim> _claimed;  // the store's record of the last claim
   AdmissionBudget _budget;
   std::int64_t _pre_queue_count = 0;
   /// Ids of the tokens that joined the pre-queue since the last claim (may name gone ones): the

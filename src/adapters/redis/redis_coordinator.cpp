@@ -395,19 +395,25 @@ void RedisCoordinator::configure(const RoomSettings& room) { _impl->room = room;
 
 Task<std::optional<OpeningClaim>> RedisCoordinator::claim_opening(Timestamp now, std::string seed) {
   std::vector<std::string> extra{"claim", std::move(seed), ms(Millis{kOpeningLease})};
+  if (const auto& stored = _impl->room.claim; stored && _impl->room.opens_at == stored->opens_at) {
+    extra.push_back(stored->seed);
+    extra.push_back(std::to_string(stored->first_seq));
+    extra.push_back(std::to_string(stored->block_size));
+  }
   Reply reply = co_await _impl->queue_script("open", now, std::move(extra));
   if (reply.type != Reply::Type::Array) {
     co_return std::nullopt;
   }
-  if (reply.elements.size() < 3) {
+  if (reply.elements.size() < 4) {
     throw Unavailable("redis: unexpected opening claim");
   }
   OpeningClaim claim;
   claim.opens_at = from_millis(as_int(reply.elements[0]));
   claim.seed = std::move(reply.elements[1].str);
   claim.first_seq = as_int(reply.elements[2]);
-  claim.token_ids.reserve(reply.elements.size() - 3);
-  for (std::size_t i = 3; i < reply.elements.size(); ++i) {
+  claim.block_size = as_int(reply.elements[3]);
+  claim.token_ids.reserve(reply.elements.size() - 4);
+  for (std::size_t i = 4; i < reply.elements.size(); ++i) {
     claim.token_ids.push_back(std::move(reply.elements[i].str));
   }
   co_return claim;

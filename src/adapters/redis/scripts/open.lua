@@ -1,9 +1,11 @@
 -- The opening (API.md, "Pre-queue"), in two steps that several instances may race for:
---   arg(1) 'claim', arg(2) the caller's seed, arg(3) the lease in ms: claims the due opening.
---     Closes the pre-queue (renamed to q:opening_ids), reserves its block of seqs behind every
---     waiting token and ahead of every later arrival, keeps the seed. Returns {opensAt, seed,
---     first seq, ids...}, or false when nothing is due or another caller holds the lease. An
---     opening whose lease ran out is handed out again as it was: same seed, block and ids.
+--   arg(1) 'claim', arg(2) the caller's seed, arg(3) the lease in ms, and when the store recorded
+--     a claim of this opening that was never written (Redis lost it since), arg(4) its seed,
+--     arg(5) its first seq, arg(6) its block size: claims the due opening. Closes the pre-queue
+--     (renamed to q:opening_ids), reserves its block of seqs behind every waiting token and ahead
+--     of every later arrival, keeps the seed. Returns {opensAt, seed, first seq, block size,
+--     ids...}, or false when nothing is due or another caller holds the lease. An opening whose
+--     lease ran out is handed out again as it was: same seed, block and ids.
 --   arg(1) 'place', arg(2) the opening's opensAt, arg(3) the seq of the slice's first id,
 --     arg(4) '1' for the last slice, ids from arg(5) in drawn order: places them. Safe to repeat.
 if arg(1) == 'claim' then
@@ -13,7 +15,7 @@ if arg(1) == 'claim' then
       return false
     end
     redis.call('HSET', K_OPENING, 'lease', ms(NOW + tonumber(arg(3))))
-    local out = {o[1], o[2], o[3]}
+    local out = {o[1], o[2], o[3], redis.call('HGET', K_OPENING, 'n')}
     for _, id in ipairs(redis.call('ZRANGE', K_OPENING_IDS, 0, -1)) do
       out[#out + 1] = id
     end
@@ -27,10 +29,18 @@ if arg(1) == 'claim' then
   if n > 0 then
     redis.call('RENAME', K_PREQUEUE, K_OPENING_IDS)
   end
-  local first = redis.call('INCRBY', K_SEQ, n) - n + 1
-  redis.call('HSET', K_OPENING, 'for', ms(OPENS_AT), 'seed', arg(2), 'first', first, 'n', n, 'unplaced', n,
+  local seed, first, block = arg(2), nil, n
+  if arg(4) then
+    seed, first, block = arg(4), tonumber(arg(5)), math.max(n, tonumber(arg(6)))
+    if tonumber(redis.call('GET', K_SEQ)) < first + block - 1 then
+      redis.call('SET', K_SEQ, ms(first + block - 1))
+    end
+  else
+    first = redis.call('INCRBY', K_SEQ, n) - n + 1
+  end
+  redis.call('HSET', K_OPENING, 'for', ms(OPENS_AT), 'seed', seed, 'first', ms(first), 'n', ms(block), 'unplaced', n,
              'lease', ms(NOW + tonumber(arg(3))))
-  local out = {ms(OPENS_AT), arg(2), first}
+  local out = {ms(OPENS_AT), seed, ms(first), ms(block)}
   for _, id in ipairs(redis.call('ZRANGE', K_OPENING_IDS, 0, -1)) do
     out[#out + 1] = id
   end
