@@ -116,9 +116,11 @@ test-tsan: deps build-tsan/CMakeCache.txt
 	$(TSAN_ENV) CONCERTD_BIN=$(CURDIR)/build-tsan/concertd scripts/run-pytest.sh $(TSAN_TESTS)
 
 
-# Ratios against nginx and pgbench measured in the same run (bench/run.sh, docs/scaling.md);
+# A token's signature check (Google Benchmark, bench/token_verify_bench.cpp), then the ratios
+# against nginx and pgbench measured in the same run (bench/run.sh, docs/scaling.md);
 # BENCH_DURATION, BENCH_REPEAT, BENCH_WAITING and CONCERTD as described there.
 bench: build
+	./$(BUILD_DIR)/token_verify_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 	CONCERTD=$${CONCERTD:-$(CURDIR)/$(BUILD_DIR)/concertd} bench/run.sh
 
 clean:

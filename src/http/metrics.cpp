@@ -57,7 +57,7 @@ void Metrics::observe(const std::string& route, const std::string& method, int s
   h.sum += seconds;
 }
 
-std::string Metrics::render(std::int64_t waiting, std::int64_t active) const {
+std::string Metrics::render(const QueueStats& queue) const {
   std::string out;
   std::lock_guard lock(_mutex);
   out += "# HELP concertd_http_requests_total HTTP requests by route, method and status.\n";
@@ -86,8 +86,12 @@ std::string Metrics::render(std::int64_t waiting, std::int64_t active) const {
     out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
            std::to_string(v) + "\n";
   };
-  gauge("concertd_queue_waiting", "Tokens waiting in line.", "gauge", static_cast<std::uint64_t>(waiting));
-  gauge("concertd_queue_active", "Active tokens.", "gauge", static_cast<std::uint64_t>(active));
+  gauge("concertd_queue_waiting", "Tokens waiting in line.", "gauge", static_cast<std::uint64_t>(queue.waiting));
+  gauge("concertd_queue_active", "Active tokens.", "gauge", static_cast<std::uint64_t>(queue.active));
+  gauge("concertd_queue_pre_queue", "Tokens waiting for the opening, without a place yet.", "gauge",
+        static_cast<std::uint64_t>(queue.pre_queue));
+  gauge("concertd_queue_admitted_last_minute", "Tokens that became active in the last 60 s.", "gauge",
+        static_cast<std::uint64_t>(queue.admitted_last_minute));
   gauge("concertd_holds_total", "Seat holds taken.", "counter", _holds.load());
   gauge("concertd_releases_total", "Holds released on expiry.", "counter", _releases.load());
   gauge("concertd_payments_total", "Payments completed.", "counter", _payments.load());

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <utility>
 
+#include "ports/coordinator.hpp"
+
 namespace concertd::http {
 
 class Metrics {
@@ -23,7 +25,7 @@ class Metrics {
   void count_payment() { _payments.fetch_add(1, std::memory_order_relaxed); }
 
   /// Renders everything; `waiting` and `active` are read at scrape time.
-  std::string render(std::int64_t waiting, std::int64_t active) const;
+  std::string render(const QueueStats& queue) const;
 
  private:
   struct Histogram {

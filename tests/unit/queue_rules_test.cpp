@@ -24,6 +24,26 @@ TEST(WaitEstimate, UsesObservedRateFromFiveAdmissions) {
   EXPECT_EQ(estimate_wait(7, pace(5)).seconds, 84);  // ceil(7 * 60 / 5)
 }
 
+TEST(WaitEstimate, UsesTheOutflowCapWhenItIsLowerThanTheRate) {
+  QueuePace capped = pace(600);  // 10 a second observed
+  capped.admit_per_minute = 60;  // but the operator lets in one a second
+  EXPECT_EQ(estimate_wait(120, capped).seconds, 120);
+  EXPECT_EQ(estimate_wait(120, capped).poll_after_seconds, 12);  // the poll interval follows
+  capped.admit_per_minute = 6000;  // a cap above the rate changes nothing
+  EXPECT_EQ(estimate_wait(120, capped).seconds, 12);
+  QueuePace steady = pace(0);  // steady state 100 / 600 s, capped at 6 a minute
+  steady.admit_per_minute = 6;
+  EXPECT_EQ(estimate_wait(3, steady).seconds, 30);
+}
+
+TEST(PreQueuePoll, HalfTheTimeLeftWithinTheLinesBounds) {
+  const Timestamp now = from_millis(1'000'000);
+  EXPECT_EQ(pre_queue_poll_seconds(now, now + Seconds{10}, Seconds{300}), 5);
+  EXPECT_EQ(pre_queue_poll_seconds(now, now + Seconds{3600}, Seconds{300}), 30);
+  EXPECT_EQ(pre_queue_poll_seconds(now, now + Seconds{3600}, Seconds{30}), 10);  // a third of the idle ttl
+  EXPECT_EQ(pre_queue_poll_seconds(now, now - Seconds{1}, Seconds{300}), 1);      // opening under way
+}
+
 TEST(WaitEstimate, RoundsUpAndIsAtLeastOneMinute) {
   EXPECT_EQ(estimate_wait(1, pace(60)).seconds, 1);
   EXPECT_EQ(estimate_wait(1, pace(60)).text, "1분");

@@ -76,8 +76,8 @@ Task<Response> queue_overview(App& app, Request& request) {
   co_return co_await room_state(app);
 }
 
-/// An integer setting from `min` to `max`; `nullable` lets null clear it.
-std::optional<std::int64_t> bounded_setting(const json::object& body, const std::string& raw, std::string_view name,
+/// An integer setting from `min` to `max`, written as an integer (not 5.0), else 400 naming it.
+std::int64_t bounded_setting(const json::object& body, const std::string& raw, std::string_view name,
                                             std::int64_t min, std::int64_t max) {
   const std::string field(name);
   const auto value = wide_integer_field(body, raw, name);
@@ -101,8 +101,10 @@ RoomChange parse_room_change(const Request& request) {
     change.max_active = bounded_setting(body, request.body, "maxActive", 1, kMaxActiveLimit);
   }
   if (const auto* cap = body.if_contains("admitPerMinute")) {
-    change.admit_per_minute = cap->is_null() ? std::nullopt
-                                             : bounded_setting(body, request.body, "admitPerMinute", 1, kAdmitPerMinuteLimit);
+    change.admit_per_minute = std::optional<std::int64_t>();  // null: no cap
+    if (!cap->is_null()) {
+      change.admit_per_minute = bounded_setting(body, request.body, "admitPerMinute", 1, kAdmitPerMinuteLimit);
+    }
   }
   if (const auto* paused = body.if_contains("paused")) {
     if (!paused->is_bool()) {

@@ -26,7 +26,7 @@ Task<Response> ready(App& app) {
 Task<Response> metrics(App& app) {
   const QueueStats stats = co_await app.queue.stats();
   Response r;
-  r.body = app.metrics.render(stats.waiting, stats.active);
+  r.body = app.metrics.render(stats);
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   co_return r;
 }
