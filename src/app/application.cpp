@@ -108,7 +108,8 @@ asio::awaitable<void> Application::prepare(bool demo, RoomStart room) {
 
 void Application::start_background_jobs(const asio::any_io_executor& executor) {
   asio::co_spawn(executor, every(kQueueTickEvery, "queue tick", [this] { return _queue.tick(); }), asio::detached);
-  asio::co_spawn(executor, every(kQueueTickEvery, "opening", [this] { return _room.open_if_due(); }), asio::detached);
+  asio::co_spawn(executor, every(WaitingRoom::kOpeningCheckEvery, "opening", [this] { return _room.open_if_due(); }),
+                 asio::detached);
   asio::co_spawn(executor, every(kRoomRefreshEvery, "waiting room settings", [this] { return _room.refresh(); }),
                  asio::detached);
   asio::co_spawn(executor, every(kReleaseEvery, "release expired holds", [this]() -> asio::awaitable<void> {

@@ -59,7 +59,7 @@ struct OpeningClaim {
   std::int64_t block_size = 0;  // the block is [first_seq, first_seq + block_size)
   /// The pre-queue's token ids, unordered. May name tokens dropped since: placing skips them,
   /// and the draw ranks every id on its own, so a gone one changes nobody's order.
-  std::vector<std::string> token_ids;
+  TokenIds token_ids;
 };
 
 struct QueueStats {

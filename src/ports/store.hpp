@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -96,6 +97,19 @@ struct PlacedToken {
   std::int64_t seq = 0;
 };
 
+/// Token ids of a pre-queue, shared rather than copied: an opening hands 100,000 of them around.
+using TokenIds = std::shared_ptr<const std::vector<std::string>>;
+
+/// An opening as claimed: the draw's inputs. The token drawn k-th of `token_ids` (in the order
+/// of opening_order(seed, token_ids)) waits at seq first_seq + k.
+struct OpeningRecord {
+  Timestamp opens_at;
+  std::string seed;
+  std::int64_t first_seq = 0;
+  std::int64_t block_size = 0;
+  TokenIds token_ids;
+};
+
 /// Told of every hold released for expiry, once, after the release is committed.
 using ReleaseListener = std::function<void(const Reservation&)>;
 
@@ -138,12 +152,16 @@ class Store {
   /// Tokens waiting or active, and those spent after `spent_since` (still in their grace).
   virtual Task<std::vector<TokenRecord>> load_live_tokens(Timestamp spent_since) = 0;
 
-  /// The opening in one transaction: each placed PRE_QUEUE token becomes WAITING at its seq,
-  /// and `settings` (the opening's outcome) are written. Returns the positions (in `placed`) of
-  /// tokens not stored yet, as update_tokens does; a token stored but no longer PRE_QUEUE is left
-  /// as it is (the opening was written before, or the token moved on).
-  virtual Task<std::vector<std::size_t>> open_line(std::vector<PlacedToken> placed,
-                                                   std::map<std::string, std::string> settings) = 0;
+  /// Keeps an opening's record (its seed, block and closed pre-queue) unless one is stored for
+  /// the same opensAt; returns the stored one. With it the draw is fixed before anyone is shown
+  /// a place: a restart recomputes every place from it.
+  virtual Task<OpeningRecord> record_opening(OpeningRecord record) = 0;
+  /// The opening recorded last (by opensAt), or nullopt.
+  virtual Task<std::optional<OpeningRecord>> last_opening() = 0;
+  /// Folds drawn places into token rows: each PRE_QUEUE token becomes WAITING at its seq.
+  /// Returns the positions (in `placed`) of tokens not stored yet, as update_tokens does; a token
+  /// stored but no longer PRE_QUEUE is left as it is (placed before, or it moved on).
+  virtual Task<std::vector<std::size_t>> place_tokens(std::vector<PlacedToken> placed) = 0;
 
   /// Every settings row (name -> value).
   virtual Task<std::map<std::string, std::string>> load_settings() = 0;

@@ -30,7 +30,7 @@ ClientError invalid_token() {
 }  // namespace
 
 QueueService::QueueService(Store& store, Coordinator& coordinator, const Clock& clock, const ServiceConfig& config,
-                           const WaitingRoom& room)
+                           WaitingRoom& room)
     : _store(store), _coordinator(coordinator), _clock(clock), _config(config), _room(room) {}
 
 Task<void> QueueService::load_token_keys(std::optional<std::vector<TokenKey>> given) {
@@ -212,6 +212,7 @@ Task<void> QueueService::save_changes(Timestamp now) {
 Task<void> QueueService::restore() {
   const Timestamp now = _clock.now();
   auto tokens = co_await _store.load_live_tokens(now - _config.hold_ttl);
+  co_await _room.place_restored(tokens);
   spdlog::info("restoring {} live queue tokens", tokens.size());
   co_await _coordinator.restore(std::move(tokens), now);
 }

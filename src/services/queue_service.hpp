@@ -35,7 +35,7 @@ enum class TokenUse {
 class QueueService {
  public:
   QueueService(Store& store, Coordinator& coordinator, const Clock& clock, const ServiceConfig& config,
-               const WaitingRoom& room);
+               WaitingRoom& room);
 
   /// The keys tokens are signed with: `given` (--token-keys), else the store's, made and kept
   /// there on the first start, so that every instance on a store agrees and a restart logs
@@ -80,7 +80,7 @@ class QueueService {
   Coordinator& _coordinator;
   const Clock& _clock;
   ServiceConfig _config;
-  const WaitingRoom& _room;
+  WaitingRoom& _room;
   std::optional<TokenSigner> _signer;
   std::vector<UnsavedChange> _unsaved;  // in the order the line made them
 };

@@ -2,6 +2,7 @@
 // The operators' side of the line (API.md, "Waiting room for a real on-sale"): the admission
 // settings, kept in the store and applied on every instance within a second, and the opening
 // that draws the pre-queue's places.
+#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,9 +26,14 @@ struct RoomChange {
 
 class WaitingRoom {
  public:
-  /// Placements handed to the line per call: a slice holds the event loop about a millisecond
-  /// in process, so status polls are answered between slices while a large pre-queue is placed.
-  static constexpr std::size_t kPlacementSlice = 4096;
+  /// Placements handed to the line per call: a slice holds the event loop (in process) or Redis
+  /// for a few milliseconds, so status polls are answered between slices while a large
+  /// pre-queue is placed.
+  static constexpr std::size_t kPlacementSlice = 1024;
+  /// Places folded into token rows per tick, after the opening: each write keeps the store's
+  /// writer a few milliseconds from holds and payments.
+  static constexpr std::size_t kFoldPerWrite = 1024;
+  static constexpr Millis kOpeningCheckEvery{20};
 
   /// `defaults`: the settings of a store that has none (from flags).
   WaitingRoom(Store& store, Coordinator& coordinator, const Clock& clock, RoomSettings defaults);
@@ -44,26 +50,35 @@ class WaitingRoom {
   Task<RoomSettings> change(const RoomChange& change);
   const RoomSettings& settings() const { return _settings; }
 
-  /// Runs a due opening: claims it, draws the order (off the event loop), writes it to the store
-  /// in one transaction, then places it in the line slice by slice. Once per tick.
+  /// Runs a due opening: claims it, records its draw's inputs in the store, draws the order (off
+  /// the event loop), places it in the line slice by slice, then folds the places into the token
+  /// rows, a write every 100 ms. Called every kOpeningCheckEvery: an opening starts within that
+  /// of its opensAt.
   Task<void> open_if_due();
+  /// At a start: stored PRE_QUEUE tokens of the last opening, if it ran, get the place its record
+  /// gives them (their rows may not have been folded yet), and the fold goes on.
+  Task<void> place_restored(std::vector<TokenRecord>& tokens);
 
  private:
   void apply(RoomSettings settings);
-  Task<std::vector<std::string>> draw(std::string seed, std::vector<std::string> ids);
-  /// Placements whose token was not stored yet (another instance's insert still on its way).
-  Task<void> store_unplaced(Timestamp now);
+  /// The record's places in drawn order (seq first_seq + k for the k-th), computed off the loop.
+  Task<std::vector<PlacedToken>> draw(OpeningRecord record);
+  /// Writes the next places of the fold; those whose token is not stored yet (another
+  /// instance's insert still on its way) are tried again for a minute.
+  Task<void> fold(Timestamp now);
 
   Store& _store;
   Coordinator& _coordinator;
   const Clock& _clock;
   const RoomSettings _defaults;
   RoomSettings _settings;
-  struct Unplaced {
+  struct Unfolded {
     PlacedToken placement;
-    Timestamp since;
+    std::optional<Timestamp> unmatched_since;
   };
-  std::vector<Unplaced> _unplaced;
+  std::deque<Unfolded> _unfolded;  // drawn places not yet in the token rows, in drawn order
+  Timestamp _next_fold;
+  Timestamp _next_claim_check;
   /// The draw hashes every id: 100,000 of them would hold the event loop for tens of ms.
   boost::asio::thread_pool _draw_thread{1};
 };

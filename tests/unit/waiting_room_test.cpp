@@ -197,14 +197,14 @@ TEST_F(RoomLineTest, PreQueueWaitsForItsOpeningAndLateArrivalsGoBehindIt) {
   clock.advance(Seconds{10});
   auto claim = line.claim_opening_now(clock.now(), "seed");
   ASSERT_TRUE(claim);
-  EXPECT_EQ(claim->token_ids.size(), 4u);
+  EXPECT_EQ(claim->token_ids->size(), 4u);
   EXPECT_FALSE(line.claim_opening_now(clock.now(), "other"));  // exactly once
   // A fan arriving now waits behind the whole pre-queue, even before it is placed.
   EXPECT_EQ(issue("late").token.state, TokenState::Waiting);
   EXPECT_EQ(find("late").position, 5);
   line.tick_now(clock.now());
   EXPECT_EQ(find("late").state, TokenState::Waiting);  // no admission while the opening is placed
-  const auto order = opening_order(claim->seed, claim->token_ids);
+  const auto order = opening_order(claim->seed, *claim->token_ids);
   line.place_opened_now(claim->opens_at, {order[0], order[1]}, claim->first_seq, false, clock.now());
   EXPECT_EQ(find("late").position, 5);  // never grows while the block fills
   line.place_opened_now(claim->opens_at, {order[2], order[3]}, claim->first_seq + 2, true, clock.now());

@@ -549,8 +549,10 @@ std::optional<OpeningClaim> MemoryCoordinator::claim_opening_now(Timestamp now, 
   }
   Opening opening;
   opening.claim.opens_at = *_opens_at;
-  opening.claim.token_ids.swap(_pre_queue_ids);
-  const auto ids = static_cast<std::int64_t>(opening.claim.token_ids.size());
+  // Handed over, not copied: the claim runs on the event loop.
+  opening.claim.token_ids = std::make_shared<const std::vector<std::string>>(std::move(_pre_queue_ids));
+  _pre_queue_ids.clear();
+  const auto ids = static_cast<std::int64_t>(opening.claim.token_ids->size());
   if (_claimed && _claimed->opens_at == *_opens_at) {
     // Claimed before a restart and never written: the same seed and block (the restored
     // pre-queue is part of the one closed then, and later arrivals' seqs lie beyond the block).

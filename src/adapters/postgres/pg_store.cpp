@@ -654,8 +654,61 @@ Task<std::vector<TokenRecord>> PgStore::load_live_tokens(Timestamp spent_since) 
   co_return out;
 }
 
-Task<std::vector<std::size_t>> PgStore::open_line(std::vector<PlacedToken> placed,
-                                                  std::map<std::string, std::string> settings) {
+namespace {
+
+/// The ids of an opening's record are kept newline-separated (no token id holds one).
+std::string joined_ids(const std::vector<std::string>& ids) {
+  std::string out;
+  for (const auto& id : ids) {
+    out += id;
+    out += '\n';
+  }
+  return out;
+}
+
+OpeningRecord opening_of(const Result& r, int row) {
+  auto ids = std::make_shared<std::vector<std::string>>();
+  const std::string text = r.text(row, 4);
+  /// Bounded by the text: each turn consumes one line.
+  for (std::size_t start = 0; start < text.size();) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    if (end > start) {
+      ids->push_back(text.substr(start, end - start));
+    }
+    start = end + 1;
+  }
+  return OpeningRecord{from_millis(r.integer(row, 0)), r.text(row, 1), r.integer(row, 2), r.integer(row, 3),
+                       std::move(ids)};
+}
+
+}  // namespace
+
+Task<OpeningRecord> PgStore::record_opening(OpeningRecord record) {
+  const std::string ids = joined_ids(*record.token_ids);
+  /// Bounded: the second try sees the row that the first one's conflict says is there.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    Params params{num(record.opens_at), record.seed, num(record.first_seq), num(record.block_size), ids};
+    const Result r = co_await query(_impl->pool, sql::kRecordOpening, std::move(params));
+    if (r.rows() > 0 && r.optional_integer(0, 5) == 1) {
+      co_return record;  // this one was inserted: its ids did not travel back
+    }
+    if (r.rows() > 0) {
+      co_return opening_of(r, 0);
+    }
+  }
+  throw Unavailable("postgres: opening record neither inserted nor found");
+}
+
+Task<std::optional<OpeningRecord>> PgStore::last_opening() {
+  Params none;  // no temporary inside co_await (GCC 12)
+  const Result r = co_await query(_impl->pool, sql::kLastOpening, std::move(none));
+  if (r.rows() == 0) {
+    co_return std::nullopt;
+  }
+  co_return opening_of(r, 0);
+}
+
+Task<std::vector<std::size_t>> PgStore::place_tokens(std::vector<PlacedToken> placed) {
   std::vector<std::string> ids;
   std::vector<std::optional<std::int64_t>> seqs;
   ids.reserve(placed.size());
@@ -664,14 +717,8 @@ Task<std::vector<std::size_t>> PgStore::open_line(std::vector<PlacedToken> place
     ids.push_back(std::move(p.token_id));
     seqs.emplace_back(p.seq);
   }
-  std::vector<std::string> names;
-  std::vector<std::string> values;
-  for (auto& [name, value] : settings) {
-    names.push_back(name);
-    values.push_back(std::move(value));
-  }
-  Params params{text_array(ids), bigint_array(seqs), text_array(names), text_array(values)};
-  const Result r = co_await query(_impl->pool, sql::kOpenLine, std::move(params));
+  Params params{text_array(ids), bigint_array(seqs)};
+  const Result r = co_await query(_impl->pool, sql::kPlaceTokens, std::move(params));
   std::vector<std::size_t> unmatched;
   for (int row = 0; row < r.rows(); ++row) {
     unmatched.push_back(static_cast<std::size_t>(r.integer(row, 0) - 1));

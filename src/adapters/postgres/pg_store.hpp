@@ -42,8 +42,9 @@ class PgStore final : public Store {
   Task<void> save_token(TokenRecord token) override;
   Task<std::vector<std::size_t>> update_tokens(std::vector<TokenChange> changes) override;
   Task<std::vector<TokenRecord>> load_live_tokens(Timestamp spent_since) override;
-  Task<std::vector<std::size_t>> open_line(std::vector<PlacedToken> placed,
-                                           std::map<std::string, std::string> settings) override;
+  Task<OpeningRecord> record_opening(OpeningRecord record) override;
+  Task<std::optional<OpeningRecord>> last_opening() override;
+  Task<std::vector<std::size_t>> place_tokens(std::vector<PlacedToken> placed) override;
   Task<std::map<std::string, std::string>> load_settings() override;
   Task<void> put_settings(std::map<std::string, std::string> rows) override;
   Task<std::string> claim_setting(std::string name, std::string value) override;

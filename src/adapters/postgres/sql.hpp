@@ -80,8 +80,20 @@ inline constexpr Statement kLiveTokens{
     "WHERE state IN ('WAITING', 'ACTIVE', 'PRE_QUEUE') OR (state = 'SPENT' AND spent_at > $1::bigint) ORDER BY seq",
     1};
 
-inline constexpr Statement kOpenLine{
-    "open_line", "SELECT concertd_open_line($1::text[], $2::bigint[], $3::text[], $4::text[])", 4};
+inline constexpr Statement kPlaceTokens{"place_tokens", "SELECT concertd_place_tokens($1::text[], $2::bigint[])", 2};
+/// The stored record of the opening at $1 after inserting this one unless one was there. Empty
+/// when another transaction inserted it after this statement's snapshot: the caller asks again.
+inline constexpr Statement kRecordOpening{
+    "record_opening",
+    "WITH inserted AS (INSERT INTO openings (opens_at, seed, first_seq, block_size, token_ids) "
+    "  VALUES ($1::bigint, $2, $3::bigint, $4::bigint, $5) ON CONFLICT (opens_at) DO NOTHING "
+    "  RETURNING opens_at, seed, first_seq, block_size, ''::text, 1) "
+    "SELECT * FROM inserted UNION ALL "
+    "SELECT opens_at, seed, first_seq, block_size, token_ids, 0 FROM openings WHERE opens_at = $1::bigint LIMIT 1",
+    5};
+inline constexpr Statement kLastOpening{
+    "last_opening",
+    "SELECT opens_at, seed, first_seq, block_size, token_ids FROM openings ORDER BY opens_at DESC LIMIT 1", 0};
 inline constexpr Statement kAllSettings{"all_settings", "SELECT name, value FROM settings", 0};
 inline constexpr Statement kPutSettings{
     "put_settings",

@@ -25,6 +25,8 @@ constexpr int kTickStepLimit = 1000;
 constexpr int kTickMaxChanges = 4096;
 /// Stored tokens per restore script call.
 constexpr std::size_t kRestoreChunk = 500;
+/// Ids of a closed pre-queue read per ZRANGE after a claim (open.lua).
+constexpr std::int64_t kClaimReadChunk = 10'000;
 constexpr std::string_view kLibName = "lib.lua";
 
 std::string hex_sha1(std::string_view text) {
@@ -404,7 +406,7 @@ Task<std::optional<OpeningClaim>> RedisCoordinator::claim_opening(Timestamp now,
   if (reply.type != Reply::Type::Array) {
     co_return std::nullopt;
   }
-  if (reply.elements.size() < 4) {
+  if (reply.elements.size() != 4) {
     throw Unavailable("redis: unexpected opening claim");
   }
   OpeningClaim claim;
@@ -412,10 +414,21 @@ Task<std::optional<OpeningClaim>> RedisCoordinator::claim_opening(Timestamp now,
   claim.seed = std::move(reply.elements[1].str);
   claim.first_seq = as_int(reply.elements[2]);
   claim.block_size = as_int(reply.elements[3]);
-  claim.token_ids.reserve(reply.elements.size() - 4);
-  for (std::size_t i = 4; i < reply.elements.size(); ++i) {
-    claim.token_ids.push_back(std::move(reply.elements[i].str));
+  // The closed pre-queue in pieces, so that Redis answers others in between. Bounded by the
+  // block: the set only shrinks while the claim holds its lease.
+  auto ids = std::make_shared<std::vector<std::string>>();
+  for (std::int64_t start = 0; start < std::max<std::int64_t>(claim.block_size, 1); start += kClaimReadChunk) {
+    std::vector<std::string> range{"ZRANGE", "q:opening_ids", std::to_string(start),
+                                   std::to_string(start + kClaimReadChunk - 1)};
+    Reply piece = co_await _impl->command(std::move(range));
+    for (auto& id : piece.elements) {
+      ids->push_back(std::move(id.str));
+    }
+    if (static_cast<std::int64_t>(piece.elements.size()) < kClaimReadChunk) {
+      break;
+    }
   }
+  claim.token_ids = std::move(ids);
   co_return claim;
 }
 

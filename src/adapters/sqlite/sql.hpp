@@ -89,6 +89,13 @@ inline constexpr const char* kSpendToken =
 inline constexpr const char* kLiveTokens =
     "SELECT id, user_id, seq, state, issued_at, active_until, spent_at FROM tokens "
     "WHERE state IN ('WAITING', 'ACTIVE', 'PRE_QUEUE') OR (state = 'SPENT' AND spent_at > ?1) ORDER BY seq";
+inline constexpr const char* kRecordOpening =
+    "INSERT INTO openings (opens_at, seed, first_seq, block_size, token_ids) VALUES (?1, ?2, ?3, ?4, ?5) "
+    "ON CONFLICT (opens_at) DO NOTHING";
+inline constexpr const char* kOpeningAt =
+    "SELECT opens_at, seed, first_seq, block_size, token_ids FROM openings WHERE opens_at = ?1";
+inline constexpr const char* kLastOpening =
+    "SELECT opens_at, seed, first_seq, block_size, token_ids FROM openings ORDER BY opens_at DESC LIMIT 1";
 /// The opening's placement of one pre-queue token; a token that moved on is left as it is.
 inline constexpr const char* kPlaceToken = "UPDATE tokens SET state = 'WAITING', seq = ?2 WHERE id = ?1 AND state = 'PRE_QUEUE'";
 inline constexpr const char* kPurgeTokens =

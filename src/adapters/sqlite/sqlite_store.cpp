@@ -879,19 +879,76 @@ Task<std::vector<TokenRecord>> SqliteStore::load_live_tokens(Timestamp spent_sin
   });
 }
 
-Task<std::vector<std::size_t>> SqliteStore::open_line(std::vector<PlacedToken> placed,
-                                                      std::map<std::string, std::string> settings) {
+namespace {
+
+/// The ids of an opening's record are kept newline-separated (no token id holds one).
+std::string joined_ids(const std::vector<std::string>& ids) {
+  std::string out;
+  for (const auto& id : ids) {
+    out += id;
+    out += '\n';
+  }
+  return out;
+}
+
+OpeningRecord opening_of(Statement& st) {
+  auto ids = std::make_shared<std::vector<std::string>>();
+  const std::string text = st.column_text(4);
+  /// Bounded by the text: each turn consumes one line.
+  for (std::size_t start = 0; start < text.size();) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    if (end > start) {
+      ids->push_back(text.substr(start, end - start));
+    }
+    start = end + 1;
+  }
+  return OpeningRecord{from_millis(st.column_int(0)), st.column_text(1), st.column_int(2), st.column_int(3),
+                       std::move(ids)};
+}
+
+}  // namespace
+
+Task<OpeningRecord> SqliteStore::record_opening(OpeningRecord record) {
+  // The ids are joined on the writer thread, not the event loop's.
+  return on(*_writer, [record = std::move(record)](JobContext& ctx) {
+    ctx.db.query(sql::kRecordOpening)
+        .bind(1, ms(record.opens_at))
+        .bind(2, record.seed)
+        .bind(3, record.first_seq)
+        .bind(4, record.block_size)
+        .bind(5, joined_ids(*record.token_ids))
+        .run();
+    if (ctx.db.changes() == 1) {
+      return record;
+    }
+    auto st = ctx.db.query(sql::kOpeningAt);
+    st.bind(1, ms(record.opens_at));
+    if (!st.step()) {
+      throw std::runtime_error("opening record vanished within its transaction");
+    }
+    return opening_of(st);
+  });
+}
+
+Task<std::optional<OpeningRecord>> SqliteStore::last_opening() {
+  return on(reader(), [](JobContext& ctx) -> std::optional<OpeningRecord> {
+    auto st = ctx.db.query(sql::kLastOpening);
+    if (!st.step()) {
+      return std::nullopt;
+    }
+    return opening_of(st);
+  });
+}
+
+Task<std::vector<std::size_t>> SqliteStore::place_tokens(std::vector<PlacedToken> placed) {
   // One writer orders every insert before this job, so a token not found was never stored.
-  return on(*_writer, [placed = std::move(placed), settings = std::move(settings)](JobContext& ctx) {
+  return on(*_writer, [placed = std::move(placed)](JobContext& ctx) {
     std::vector<std::size_t> unmatched;
     for (std::size_t i = 0; i < placed.size(); ++i) {
       ctx.db.query(sql::kPlaceToken).bind(1, placed[i].token_id).bind(2, placed[i].seq).run();
       if (ctx.db.changes() == 0 && !ctx.db.query(sql::kTokenExists).bind(1, placed[i].token_id).step()) {
         unmatched.push_back(i);
       }
-    }
-    for (const auto& [name, value] : settings) {
-      ctx.db.query(sql::kPutSetting).bind(1, name).bind(2, value).run();
     }
     return unmatched;
   });

@@ -14,6 +14,8 @@
 --                 block), n, unplaced, lease (its claimer's, ms); see open.lua
 --   q:opening_ids ZSET the pre-queue the opening closed, members until placed
 --   q:opened_for  the opensAt of the last opening done
+--   q:idle_placed ZSET placed pre-queue id by its last poll before the opening, folded into
+--                 q:idle by the tick once idle-ttl old (a poll since has put it there already)
 --   q:budget      HASH credit, at: the outflow cap's token bucket, one for the whole cluster
 -- Every rule uses the caller's clock (ARGV[1]), not Redis TIME, like the in-process queue.
 --
@@ -46,6 +48,7 @@ local K_PREQUEUE = 'q:prequeue'
 local K_OPENING = 'q:opening'
 local K_OPENING_IDS = 'q:opening_ids'
 local K_OPENED_FOR = 'q:opened_for'
+local K_IDLE_PLACED = 'q:idle_placed'
 local K_BUDGET = 'q:budget'
 
 local function tok_key(id) return 'q:tok:' .. id end
@@ -63,8 +66,16 @@ local function load(id)
   if not v[1] then
     return nil
   end
-  return {id = id, user = v[1], seq = tonumber(v[2]), state = v[3], issued = tonumber(v[4]),
-          active_until = tonumber(v[5]), spent = tonumber(v[6]), poll = tonumber(v[7])}
+  local t = {id = id, user = v[1], seq = tonumber(v[2]), state = v[3], issued = tonumber(v[4]),
+             active_until = tonumber(v[5]), spent = tonumber(v[6]), poll = tonumber(v[7])}
+  if t.state == 'p' then
+    -- Placed by an opening (open.lua): waiting at its drawn seq.
+    local seq = redis.call('ZSCORE', K_WAITING, id)
+    if seq then
+      t.state, t.seq = 'w', tonumber(seq)
+    end
+  end
+  return t
 end
 
 local function push_change(id, state, active_until, spent)
@@ -90,6 +101,7 @@ local function erase(t)
   redis.call('ZREM', K_SPENT, t.id)
   redis.call('ZREM', K_PREQUEUE, t.id)
   redis.call('ZREM', K_OPENING_IDS, t.id)
+  redis.call('ZREM', K_IDLE_PLACED, t.id)
 end
 
 local function mark_spent(t, at)
@@ -109,8 +121,10 @@ local function touch(t)
   t.poll = NOW
   redis.call('HSET', tok_key(t.id), 'poll', ms(NOW))
   if t.state == 'p' then
-    -- XX: a pre-queue closed by an opening is not reopened by a poll.
+    -- XX: a pre-queue closed by an opening is not reopened by a poll; a closed one being placed
+    -- keeps its idle clock in q:opening_ids until then.
     redis.call('ZADD', K_PREQUEUE, 'XX', ms(NOW), t.id)
+    redis.call('ZADD', K_OPENING_IDS, 'XX', ms(NOW), t.id)
   else
     redis.call('ZADD', K_IDLE, ms(NOW), t.id)
   end

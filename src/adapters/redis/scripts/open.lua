@@ -3,11 +3,16 @@
 --     a claim of this opening that was never written (Redis lost it since), arg(4) its seed,
 --     arg(5) its first seq, arg(6) its block size: claims the due opening. Closes the pre-queue
 --     (renamed to q:opening_ids), reserves its block of seqs behind every waiting token and ahead
---     of every later arrival, keeps the seed. Returns {opensAt, seed, first seq, block size,
---     ids...}, or false when nothing is due or another caller holds the lease. An opening whose
---     lease ran out is handed out again as it was: same seed, block and ids.
+--     of every later arrival, keeps the seed. Returns {opensAt, seed, first seq, block size}
+--     (the caller reads the ids from q:opening_ids in pieces: one reply of 100,000 would hold
+--     Redis for ~100 ms), or false when nothing is due or another caller holds the lease. An
+--     opening whose lease ran out is handed out again as it was: same seed, block and ids.
 --   arg(1) 'place', arg(2) the opening's opensAt, arg(3) the seq of the slice's first id,
 --     arg(4) '1' for the last slice, ids from arg(5) in drawn order: places them. Safe to repeat.
+--     A placed token's hash keeps state p: load() reads it as waiting at its score in q:waiting,
+--     and its idle clock stays its score in q:opening_ids, which the last slice renames to
+--     q:idle_placed for the tick to fold into q:idle a bounded step at a time; so a slice is two
+--     variadic commands instead of five calls per token, and no step blocks Redis for long.
 if arg(1) == 'claim' then
   local o = redis.call('HMGET', K_OPENING, 'for', 'seed', 'first', 'lease')
   if o[1] then
@@ -15,11 +20,7 @@ if arg(1) == 'claim' then
       return false
     end
     redis.call('HSET', K_OPENING, 'lease', ms(NOW + tonumber(arg(3))))
-    local out = {o[1], o[2], o[3], redis.call('HGET', K_OPENING, 'n')}
-    for _, id in ipairs(redis.call('ZRANGE', K_OPENING_IDS, 0, -1)) do
-      out[#out + 1] = id
-    end
-    return out
+    return {o[1], o[2], o[3], redis.call('HGET', K_OPENING, 'n')}
   end
   if OPENS_AT < 0 or OPENS_AT > NOW or OPENED_FOR == OPENS_AT
       or tonumber(redis.call('GET', K_OPENED_FOR)) == OPENS_AT then
@@ -40,11 +41,7 @@ if arg(1) == 'claim' then
   end
   redis.call('HSET', K_OPENING, 'for', ms(OPENS_AT), 'seed', seed, 'first', ms(first), 'n', ms(block), 'unplaced', n,
              'lease', ms(NOW + tonumber(arg(3))))
-  local out = {ms(OPENS_AT), seed, ms(first), ms(block)}
-  for _, id in ipairs(redis.call('ZRANGE', K_OPENING_IDS, 0, -1)) do
-    out[#out + 1] = id
-  end
-  return out
+  return {ms(OPENS_AT), seed, ms(first), ms(block)}
 end
 
 -- place
@@ -53,20 +50,36 @@ if not opening_for or opening_for ~= arg(2) then
   return 0  -- placed already
 end
 local first = tonumber(arg(3))
-local placed = 0
+local ids = {}
 for i = 5, #ARGV - COMMON do
-  local id = arg(i)
-  local t = load(id)
-  if t and t.state == 'p' and redis.call('ZREM', K_OPENING_IDS, id) == 1 then
-    local seq = first + i - 5
-    redis.call('HSET', tok_key(id), 'state', 'w', 'seq', seq, 'poll', ms(NOW))
-    redis.call('ZADD', K_WAITING, seq, id)
-    redis.call('ZADD', K_IDLE, ms(NOW), id)
-    placed = placed + 1
+  ids[#ids + 1] = arg(i)
+end
+local placed = 0
+if #ids > 0 then
+  -- Only ids still in the closed pre-queue (a token dropped since is skipped); ZADD counts only
+  -- new members, so a slice placed twice is counted once.
+  local member = redis.call('ZMSCORE', K_OPENING_IDS, unpack(ids))
+  local waiting = {}
+  for k, id in ipairs(ids) do
+    if member[k] then
+      waiting[#waiting + 1] = ms(first + k - 1)
+      waiting[#waiting + 1] = id
+    end
+  end
+  if #waiting > 0 then
+    placed = redis.call('ZADD', K_WAITING, 'NX', unpack(waiting))
   end
 end
 redis.call('HINCRBY', K_OPENING, 'unplaced', -placed)
 if arg(4) == '1' then
+  if redis.call('EXISTS', K_OPENING_IDS) == 1 then
+    if redis.call('EXISTS', K_IDLE_PLACED) == 0 then
+      redis.call('RENAME', K_OPENING_IDS, K_IDLE_PLACED)
+    else
+      -- The last opening's clocks are not all folded yet (openings minutes apart): merge.
+      redis.call('ZUNIONSTORE', K_IDLE_PLACED, 2, K_IDLE_PLACED, K_OPENING_IDS, 'AGGREGATE', 'MAX')
+    end
+  end
   redis.call('SET', K_OPENED_FOR, opening_for)
   redis.call('DEL', K_OPENING, K_OPENING_IDS)
 end

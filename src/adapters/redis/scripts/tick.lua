@@ -29,6 +29,21 @@ if idle_floor() + IDLE_TTL <= NOW then
   end
 end
 
+-- Tokens placed by an opening whose last poll before it is idle-ttl old: dropped unless polled
+-- since, else their clock moves to q:idle.
+if idle_floor() + IDLE_TTL <= NOW then
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_IDLE_PLACED, '-inf', ms(NOW - IDLE_TTL), 'LIMIT', 0, LIMIT)) do
+    redis.call('ZREM', K_IDLE_PLACED, id)
+    local t = load(id)
+    if t and t.state == 'w' then
+      t = settle(t)
+      if t then
+        redis.call('ZADD', K_IDLE, 'GT', ms(t.poll or NOW), id)
+      end
+    end
+  end
+end
+
 -- Pre-queue tokens not polled for waiting-idle-ttl are dropped (settle keeps them once claimed).
 if idle_floor() + IDLE_TTL <= NOW then
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_PREQUEUE, '-inf', ms(NOW - IDLE_TTL), 'LIMIT', 0, LIMIT)) do

@@ -15,3 +15,14 @@ INSERT INTO tokens_v2 (id, user_id, seq, state, issued_at, active_until, spent_a
 DROP TABLE tokens;
 ALTER TABLE tokens_v2 RENAME TO tokens;
 CREATE INDEX tokens_by_state ON tokens (state, seq);
+
+-- An opening's record, written when it is claimed: the draw's inputs (seed, block of seqs, the
+-- closed pre-queue's ids, newline-separated). Every place follows from it, so the opening writes
+-- this one row before anyone is shown a place, and folds the places into token rows afterwards.
+CREATE TABLE openings (
+  opens_at    INTEGER PRIMARY KEY,
+  seed        TEXT    NOT NULL,
+  first_seq   INTEGER NOT NULL,
+  block_size  INTEGER NOT NULL,
+  token_ids   TEXT    NOT NULL
+);
