@@ -205,16 +205,6 @@ std::optional<PayloadFields> parse_payload(std::string_view payload) {
   return PayloadFields{fields[1], fields[2], *ms, fields[4]};
 }
 
-std::string_view trim_blanks(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 /// One key's HMAC-SHA256 midstates (RFC 2104): SHA-256 after absorbing the key block xor ipad,
 /// and after the key block xor opad. Each MAC then finishes copies of them, which saves the two
 /// block compressions and the context allocation that a one-shot HMAC() call pays every time.

@@ -4,6 +4,16 @@
 
 namespace concertd {
 
+std::string_view trim_blanks(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
 bool is_valid_user_id(std::string_view id) {
   if (id.empty() || id.size() > 64) {
     return false;

@@ -17,6 +17,10 @@ inline constexpr int kMaxSeatsPerConcert = 5'000;
 inline constexpr int kDefaultSeatCount = 50;
 inline constexpr std::size_t kMaxTitleCodePoints = 200;
 
+/// `s` without the spaces and tabs around it (a header value's optional whitespace, an item of a
+/// comma-separated flag).
+std::string_view trim_blanks(std::string_view s);
+
 /// 1 to 64 characters of [A-Za-z0-9._@-].
 bool is_valid_user_id(std::string_view id);
 /// 1 to 128 characters (code points of valid UTF-8), none of them NUL.

@@ -175,6 +175,28 @@ std::vector<std::string> opening_order(std::string_view seed, std::vector<std::s
   return out;
 }
 
+std::string join_token_ids(const std::vector<std::string>& ids) {
+  std::string out;
+  for (const auto& id : ids) {
+    out += id;
+    out += '\n';
+  }
+  return out;
+}
+
+std::vector<std::string> split_token_ids(std::string_view text) {
+  std::vector<std::string> ids;
+  /// Bounded by the text: each turn consumes one line.
+  for (std::size_t start = 0; start < text.size();) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    if (end > start) {
+      ids.emplace_back(text.substr(start, end - start));
+    }
+    start = end + 1;
+  }
+  return ids;
+}
+
 std::string draw_shuffle_seed() { return random_hex(32); }
 
 }  // namespace concertd

@@ -84,6 +84,10 @@ struct AdmissionBudget {
 /// seed and the ids (scripts/audit-opening.py).
 std::vector<std::string> opening_order(std::string_view seed, std::vector<std::string> ids);
 
+/// An opening record's ids as stored: one per line (no token id holds a newline), and back.
+std::string join_token_ids(const std::vector<std::string>& ids);
+std::vector<std::string> split_token_ids(std::string_view text);
+
 /// A fresh seed: 256 bits from the CSPRNG as 64 hex digits.
 std::string draw_shuffle_seed();
 

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "domain/errors.hpp"
+#include "domain/validation.hpp"
 #include "http/codec.hpp"
 
 namespace concertd::http {

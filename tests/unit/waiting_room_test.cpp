@@ -303,6 +303,22 @@ class RoomServiceTest : public ::testing::Test {
     run(io, queue.load_token_keys(keys({"k1"})));
   }
 
+  /// This instance restarted on the same store: a fresh line, room and queue, started as
+  /// Application::prepare starts them.
+  struct Restarted {
+    explicit Restarted(RoomServiceTest& t)
+        : line(QueueLimits{1, Seconds{600}, Seconds{300}, Seconds{300}}, t.clock),
+          room(t.store, line, t.clock, RoomSettings{1}),
+          queue(t.store, line, t.clock, t.config, room) {
+      run(t.io, room.start({}));
+      run(t.io, queue.load_token_keys(keys({"k1"})));
+      run(t.io, queue.restore());
+    }
+    MemoryCoordinator line;
+    WaitingRoom room;
+    QueueService queue;
+  };
+
   boost::asio::io_context io;
   FakeClock clock;
   ServiceConfig config{1, Seconds{600}, Seconds{300}, Seconds{300}, 4};
@@ -396,17 +412,23 @@ TEST_F(RoomServiceTest, TheOpeningPlacesThePreQueueInTheDrawnOrderAndARestartKee
     return by_place;
   };
   EXPECT_EQ(positions(queue), order);
-  // A restart: the places come back from the store, and the opening is not run again.
-  MemoryCoordinator restarted(QueueLimits{1, Seconds{600}, Seconds{300}, Seconds{300}}, clock);
-  WaitingRoom restarted_room(store, restarted, clock, RoomSettings{1});
-  QueueService again(store, restarted, clock, config, restarted_room);
-  run(io, restarted_room.start({}));
-  run(io, again.load_token_keys(keys({"k1"})));
-  run(io, again.restore());
-  run(io, restarted_room.open_if_due());
-  EXPECT_EQ(restarted_room.settings().shuffle_seed, after.shuffle_seed);
-  EXPECT_EQ(positions(again), order);
-  EXPECT_EQ(run(io, again.status(late.signed_token)).token.position, 51);
+  // A restart before the places were folded into the token rows: they come back from the
+  // opening's record, and the opening is not run again.
+  Restarted again(*this);
+  run(io, again.room.open_if_due());
+  EXPECT_EQ(again.room.settings().shuffle_seed, after.shuffle_seed);
+  EXPECT_EQ(positions(again.queue), order);
+  EXPECT_EQ(run(io, again.queue.status(late.signed_token)).token.position, 51);
+  // Once folded (a write per 100 ms), a second restart reads them from the rows themselves.
+  for (int i = 0; i < 3; ++i) {
+    clock.advance(Millis{100});
+    run(io, again.room.open_if_due());
+  }
+  for (auto& t : run(io, store.load_live_tokens(clock.now()))) {
+    EXPECT_NE(t.state, TokenState::PreQueue) << t.id;
+  }
+  Restarted third(*this);
+  EXPECT_EQ(positions(third.queue), order);
 }
 
 TEST_F(RoomServiceTest, AClaimNeverWrittenIsRedoneAfterARestartAheadOfLaterArrivals) {
@@ -427,24 +449,19 @@ TEST_F(RoomServiceTest, AClaimNeverWrittenIsRedoneAfterARestartAheadOfLaterArriv
   const QueueTicket late = run(io, queue.issue("late"));
   EXPECT_EQ(late.token.position, 21);
 
-  MemoryCoordinator restarted(QueueLimits{1, Seconds{600}, Seconds{300}, Seconds{300}}, clock);
-  WaitingRoom restarted_room(store, restarted, clock, RoomSettings{1});
-  QueueService again(store, restarted, clock, config, restarted_room);
-  run(io, restarted_room.start({}));
-  run(io, again.load_token_keys(keys({"k1"})));
-  run(io, again.restore());
-  run(io, restarted_room.open_if_due());
-  EXPECT_EQ(restarted_room.settings().shuffle_seed, std::optional<std::string>("seed-before-the-crash"));
+  Restarted again(*this);
+  run(io, again.room.open_if_due());
+  EXPECT_EQ(again.room.settings().shuffle_seed, std::optional<std::string>("seed-before-the-crash"));
   std::vector<std::string> ids;
   for (const auto& f : fans) {
     ids.push_back(f.token.id);
   }
   const auto order = opening_order("seed-before-the-crash", ids);
   for (const auto& f : fans) {
-    const auto place = run(io, again.status(f.signed_token)).token.position;
+    const auto place = run(io, again.queue.status(f.signed_token)).token.position;
     EXPECT_EQ(order.at(static_cast<std::size_t>(place - 1)), f.token.id);
   }
-  EXPECT_EQ(run(io, again.status(late.signed_token)).token.position, 21);
+  EXPECT_EQ(run(io, again.queue.status(late.signed_token)).token.position, 21);
 }
 
 TEST_F(RoomServiceTest, ASettingOutlivesARestartAndAnExplicitFlagOverridesIt) {

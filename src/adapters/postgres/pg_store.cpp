@@ -11,6 +11,7 @@
 #include "adapters/postgres/pg_pool.hpp"
 #include "adapters/postgres/sql.hpp"
 #include "domain/errors.hpp"
+#include "domain/waiting_room.hpp"
 
 namespace concertd::postgres {
 
@@ -656,27 +657,8 @@ Task<std::vector<TokenRecord>> PgStore::load_live_tokens(Timestamp spent_since) 
 
 namespace {
 
-/// The ids of an opening's record are kept newline-separated (no token id holds one).
-std::string joined_ids(const std::vector<std::string>& ids) {
-  std::string out;
-  for (const auto& id : ids) {
-    out += id;
-    out += '\n';
-  }
-  return out;
-}
-
 OpeningRecord opening_of(const Result& r, int row) {
-  auto ids = std::make_shared<std::vector<std::string>>();
-  const std::string text = r.text(row, 4);
-  /// Bounded by the text: each turn consumes one line.
-  for (std::size_t start = 0; start < text.size();) {
-    const std::size_t end = std::min(text.find('\n', start), text.size());
-    if (end > start) {
-      ids->push_back(text.substr(start, end - start));
-    }
-    start = end + 1;
-  }
+  auto ids = std::make_shared<const std::vector<std::string>>(split_token_ids(r.text(row, 4)));
   return OpeningRecord{from_millis(r.integer(row, 0)), r.text(row, 1), r.integer(row, 2), r.integer(row, 3),
                        std::move(ids)};
 }
@@ -684,7 +666,7 @@ OpeningRecord opening_of(const Result& r, int row) {
 }  // namespace
 
 Task<OpeningRecord> PgStore::record_opening(OpeningRecord record) {
-  const std::string ids = joined_ids(*record.token_ids);
+  const std::string ids = join_token_ids(*record.token_ids);
   /// Bounded: the second try sees the row that the first one's conflict says is there.
   for (int attempt = 0; attempt < 2; ++attempt) {
     Params params{num(record.opens_at), record.seed, num(record.first_seq), num(record.block_size), ids};

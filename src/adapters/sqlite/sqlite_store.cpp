@@ -15,6 +15,7 @@
 
 #include "adapters/sqlite/sql.hpp"
 #include "domain/errors.hpp"
+#include "domain/waiting_room.hpp"
 
 namespace concertd::sqlite {
 
@@ -881,27 +882,8 @@ Task<std::vector<TokenRecord>> SqliteStore::load_live_tokens(Timestamp spent_sin
 
 namespace {
 
-/// The ids of an opening's record are kept newline-separated (no token id holds one).
-std::string joined_ids(const std::vector<std::string>& ids) {
-  std::string out;
-  for (const auto& id : ids) {
-    out += id;
-    out += '\n';
-  }
-  return out;
-}
-
 OpeningRecord opening_of(Statement& st) {
-  auto ids = std::make_shared<std::vector<std::string>>();
-  const std::string text = st.column_text(4);
-  /// Bounded by the text: each turn consumes one line.
-  for (std::size_t start = 0; start < text.size();) {
-    const std::size_t end = std::min(text.find('\n', start), text.size());
-    if (end > start) {
-      ids->push_back(text.substr(start, end - start));
-    }
-    start = end + 1;
-  }
+  auto ids = std::make_shared<const std::vector<std::string>>(split_token_ids(st.column_text(4)));
   return OpeningRecord{from_millis(st.column_int(0)), st.column_text(1), st.column_int(2), st.column_int(3),
                        std::move(ids)};
 }
@@ -916,7 +898,7 @@ Task<OpeningRecord> SqliteStore::record_opening(OpeningRecord record) {
         .bind(2, record.seed)
         .bind(3, record.first_seq)
         .bind(4, record.block_size)
-        .bind(5, joined_ids(*record.token_ids))
+        .bind(5, join_token_ids(*record.token_ids))
         .run();
     if (ctx.db.changes() == 1) {
       return record;

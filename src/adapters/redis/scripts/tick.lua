@@ -7,31 +7,29 @@ end
 local LIMIT = tonumber(arg(1))
 local MAX_POP = tonumber(arg(2))
 
--- Active tokens past activeUntil are spent.
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_ACTIVE, '-inf', ms(NOW), 'LIMIT', 0, LIMIT)) do
-  local t = load(id)
-  if not t or t.state ~= 'a' then
-    redis.call('ZREM', K_ACTIVE, id)
-  else
-    settle(t)
-  end
-end
-
--- Waiting tokens not polled for waiting-idle-ttl are dropped (none while the floor is recent).
-if idle_floor() + IDLE_TTL <= NOW then
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_IDLE, '-inf', ms(NOW - IDLE_TTL), 'LIMIT', 0, LIMIT)) do
+-- Looks at up to LIMIT members of `key` scored at or before `before`: one that is gone or in
+-- another state leaves the set; the others are settled (spent, dropped or forgotten when due).
+local function sweep(key, before, state)
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', key, '-inf', ms(before), 'LIMIT', 0, LIMIT)) do
     local t = load(id)
-    if not t or t.state ~= 'w' then
-      redis.call('ZREM', K_IDLE, id)
+    if not t or t.state ~= state then
+      redis.call('ZREM', key, id)
     else
       settle(t)
     end
   end
 end
 
--- Tokens placed by an opening whose last poll before it is idle-ttl old: dropped unless polled
--- since, else their clock moves to q:idle.
+-- Active tokens past activeUntil are spent.
+sweep(K_ACTIVE, NOW, 'a')
+
+-- Waiting and pre-queue tokens not polled for waiting-idle-ttl are dropped (none while the floor
+-- is recent; settle keeps a pre-queue closed by a claim until it is placed).
 if idle_floor() + IDLE_TTL <= NOW then
+  sweep(K_IDLE, NOW - IDLE_TTL, 'w')
+  sweep(K_PREQUEUE, NOW - IDLE_TTL, 'p')
+  -- Tokens placed by an opening whose last poll before it is idle-ttl old: dropped unless
+  -- polled since, else their clock moves to q:idle.
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_IDLE_PLACED, '-inf', ms(NOW - IDLE_TTL), 'LIMIT', 0, LIMIT)) do
     redis.call('ZREM', K_IDLE_PLACED, id)
     local t = load(id)
@@ -44,27 +42,8 @@ if idle_floor() + IDLE_TTL <= NOW then
   end
 end
 
--- Pre-queue tokens not polled for waiting-idle-ttl are dropped (settle keeps them once claimed).
-if idle_floor() + IDLE_TTL <= NOW then
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_PREQUEUE, '-inf', ms(NOW - IDLE_TTL), 'LIMIT', 0, LIMIT)) do
-    local t = load(id)
-    if not t or t.state ~= 'p' then
-      redis.call('ZREM', K_PREQUEUE, id)
-    else
-      settle(t)
-    end
-  end
-end
-
 -- Spent tokens past their grace are forgotten.
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_SPENT, '-inf', ms(NOW - GRACE), 'LIMIT', 0, LIMIT)) do
-  local t = load(id)
-  if not t or t.state ~= 's' then
-    redis.call('ZREM', K_SPENT, id)
-  else
-    settle(t)
-  end
-end
+sweep(K_SPENT, NOW - GRACE, 's')
 
 -- The head of the line into free slots, while admissions are open and the outflow cap allows.
 local free = MAX_ACTIVE - redis.call('ZCARD', K_ACTIVE)
