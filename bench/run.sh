@@ -414,7 +414,9 @@ fi
 for rep in $(seq 1 "$REPEAT"); do
   log "---- run $rep of $REPEAT"
   setup_read_server
-  run_wrk nginx.status "$rep" "$NGINX_URL/status"
+  # The same request as concertd's (its bearer token), so that the ratio compares what the two
+  # servers do, not the sizes of the requests the generator sends them.
+  run_wrk nginx.status "$rep" "$NGINX_URL/status" -H "Authorization: Bearer $WAITING_TOKEN"
   run_wrk concertd.status "$rep" "$CD_URL/api/queue/status" -H "Authorization: Bearer $WAITING_TOKEN"
   curl -sf -H "Authorization: Bearer $WAITING_TOKEN" "$CD_URL/api/queue/status" | grep -q '"status":"waiting"' ||
     die "the status token no longer waits"

@@ -465,11 +465,13 @@ std::optional<TokenClaims> TokenSigner::verify(std::string_view token) const {
     return std::nullopt;
   }
   const std::string_view payload_text = token.substr(0, dot);
-  std::array<unsigned char, kMacLength> signature{};
+  // Not zeroed (verify runs on every protected request): each decode writes every byte it
+  // reports, and only those are read.
+  std::array<unsigned char, kMacLength> signature;
   if (decode_base64url(token.substr(dot + 1), signature.data(), signature.size()) != kMacLength) {
     return std::nullopt;  // a second '.' lands here: it is no base64url character
   }
-  std::array<unsigned char, kMaxPayloadBytes> payload{};
+  std::array<unsigned char, kMaxPayloadBytes> payload;  // written by the decode before it is read
   const auto payload_length = decode_base64url(payload_text, payload.data(), payload.size());
   if (!payload_length) {
     return std::nullopt;

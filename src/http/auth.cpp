@@ -28,7 +28,7 @@ bool iequals(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-std::string bearer_token(const Request& request) {
+std::string_view bearer_token(const Request& request) {
   if (!request.authorization) {
     throw missing_token();
   }
@@ -49,7 +49,7 @@ std::string bearer_token(const Request& request) {
       throw missing_token();
     }
   }
-  return std::string(token);
+  return token;
 }
 
 bool constant_time_equal(std::string_view a, std::string_view b) {

@@ -46,9 +46,10 @@ class QueueService {
   Task<QueueTicket> issue(const std::string& user_id);
   /// Counts as a poll. Forged, unknown, dropped or spent: 401 INVALID_TOKEN (a forged one
   /// without asking the line).
-  Task<QueueTicket> status(const std::string& token);
+  Task<QueueTicket> status(std::string_view token);
   /// Checks in the contract's order: 401, then 403 FORBIDDEN when `acting_user` differs.
-  Task<TokenView> authenticate(const std::string& token, TokenUse use, const std::string* acting_user = nullptr);
+  /// `token` must outlive the call (it is read before the first suspension).
+  Task<TokenView> authenticate(std::string_view token, TokenUse use, const std::string* acting_user = nullptr);
   /// 403 TOKEN_NOT_ACTIVE (with position) for a waiting token.
   void require_admitted(const TokenView& token) const;
 
@@ -73,7 +74,7 @@ class QueueService {
   std::vector<TokenChange> unsaved_changes(std::size_t first, std::size_t end) const;
 
   /// The token id of a bearer token whose signature verifies, else 401 INVALID_TOKEN.
-  std::string verified_id(const std::string& token) const;
+  std::string verified_id(std::string_view token) const;
   QueueTicket ticket_of(const TokenView& token, bool created, const std::optional<QueueStats>& stats) const;
 
   Store& _store;
