@@ -15,6 +15,4 @@ std::string_view bearer_token(const Request& request);
 /// 401 ADMIN_KEY_REQUIRED unless X-Admin-Key equals `expected` (compared in constant time).
 void require_admin(const Request& request, const std::string& expected);
 
-bool constant_time_equal(std::string_view a, std::string_view b);
-
 }  // namespace concertd::http

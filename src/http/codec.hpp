@@ -20,7 +20,11 @@ namespace concertd::http {
 /// Strings are escaped; keys are the caller's literals. `raw` takes an already-encoded value.
 class JsonWriter {
  public:
-  JsonWriter() { _out.push_back('{'); }
+  /// Room for a typical answer up front: growing from nothing took four allocations per poll.
+  JsonWriter() {
+    _out.reserve(256);
+    _out.push_back('{');
+  }
   JsonWriter& field(std::string_view key, std::int64_t value);
   JsonWriter& field(std::string_view key, std::string_view value);
   JsonWriter& field(std::string_view key, const char* value) { return field(key, std::string_view(value)); }

@@ -63,10 +63,10 @@ std::optional<Response> framing_refusal(Framing framing, RequestParser& parser, 
   return error_response(ClientError(ErrorCode::InvalidRequest, "잘못된 HTTP 요청입니다"));
 }
 
-Task<Response> dispatch(const Router& router, Request& request, std::string& route) {
+Task<Response> dispatch(const Router& router, Request& request, std::string_view& route) {
   try {
     const RouteMatch match = router.match(request);
-    route = match.route == nullptr ? "unmatched" : *match.route;
+    route = match.route == nullptr ? std::string_view("unmatched") : std::string_view(*match.route);
     if (auto refusal = route_refusal(match)) {
       co_return std::move(*refusal);
     }

@@ -27,6 +27,6 @@ std::optional<Response> framing_refusal(Framing framing, RequestParser& parser, 
 
 /// Client mistakes become their 4xx, unreachable storage 503, anything else a logged 500.
 /// `route` receives the matched pattern ("unmatched" otherwise), the metrics label.
-Task<Response> dispatch(const Router& router, Request& request, std::string& route);
+Task<Response> dispatch(const Router& router, Request& request, std::string_view& route);
 
 }  // namespace concertd::http

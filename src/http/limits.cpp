@@ -7,6 +7,7 @@
 #include <openssl/hmac.h>
 
 #include "domain/errors.hpp"
+#include "domain/token_signer.hpp"
 #include "domain/validation.hpp"
 #include "http/auth.hpp"
 #include "http/codec.hpp"

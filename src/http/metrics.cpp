@@ -40,7 +40,7 @@ std::uint64_t resident_bytes() {
 
 }  // namespace
 
-void Metrics::observe(const std::string& route, const std::string& method, int status, double seconds) {
+void Metrics::observe(std::string_view route, const std::string& method, int status, double seconds) {
   std::lock_guard lock(_mutex);
   auto it = _routes.find(route);
   if (it == _routes.end()) {

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "domain/errors.hpp"
+#include "domain/token_signer.hpp"
 #include "http/codec.hpp"
 #include "http/beast_message.hpp"
 #include "http/dispatch.hpp"
@@ -108,6 +109,7 @@ Task<void> session(tcp::socket socket, const Router& router, Metrics& metrics, S
   asio::co_spawn(c->socket.get_executor(), watch(c, shortest), asio::detached);
   beast::flat_buffer buffer;  // bounded by the parser's header and body limits
   std::string out;            // the response being written; its capacity is reused
+  VerifiedTokenMemo token_memo;
   for (;;) {
     if (buffer.size() == 0) {
       // Between requests a connection may idle; the header clock starts with the first byte.
@@ -150,11 +152,12 @@ Task<void> session(tcp::socket socket, const Router& router, Metrics& metrics, S
     const unsigned version = beast_request.version();
     const bool keep_alive = beast_request.keep_alive();
     Request request = to_request(std::move(beast_request), peer);
+    request.token_memo = &token_memo;
     // No deadline while the request is handled: a hold or payment the store has committed must
     // still be answered, however long its batch took (the store bounds its own waits).
     c->deadline = Clock::time_point::max();
     const auto started = Clock::now();
-    std::string route;
+    std::string_view route;  // the router's pattern: lives as long as the router
     Response response = co_await dispatch(router, request, route);
     const auto finished = Clock::now();
     metrics.observe(route, request.method, response.status, std::chrono::duration<double>(finished - started).count());

@@ -8,6 +8,10 @@
 
 #include <boost/asio/awaitable.hpp>
 
+namespace concertd {
+struct VerifiedTokenMemo;
+}
+
 namespace concertd::http {
 
 template <class T>
@@ -24,13 +28,14 @@ struct Request {
   std::optional<std::string> user_auth;
   std::optional<std::string> forwarded_for;
   std::vector<std::string> path_params;  // filled by the router, in pattern order, still encoded
+  VerifiedTokenMemo* token_memo = nullptr;  // the connection's, set by the server
 };
 
 struct Response {
   int status = 200;
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // beyond Content-Type
-  std::string content_type = "application/json";
+  std::string_view content_type = "application/json";  // a literal: outlives the response
   bool close = false;  // close the connection after this response
 };
 

@@ -45,11 +45,13 @@ class QueueService {
   /// The user's live token, or a new one placed at the back; a new one is stored before return.
   Task<QueueTicket> issue(const std::string& user_id);
   /// Counts as a poll. Forged, unknown, dropped or spent: 401 INVALID_TOKEN (a forged one
-  /// without asking the line).
-  Task<QueueTicket> status(std::string_view token);
+  /// without asking the line). `memo` (may be null) is the connection's, read and updated
+  /// before the first suspension.
+  Task<QueueTicket> status(std::string_view token, VerifiedTokenMemo* memo = nullptr);
   /// Checks in the contract's order: 401, then 403 FORBIDDEN when `acting_user` differs.
-  /// `token` must outlive the call (it is read before the first suspension).
-  Task<TokenView> authenticate(std::string_view token, TokenUse use, const std::string* acting_user = nullptr);
+  /// `token` must outlive the call (it is read before the first suspension); `memo` as for status.
+  Task<TokenView> authenticate(std::string_view token, TokenUse use, const std::string* acting_user = nullptr,
+                               VerifiedTokenMemo* memo = nullptr);
   /// 403 TOKEN_NOT_ACTIVE (with position) for a waiting token.
   void require_admitted(const TokenView& token) const;
 
@@ -74,7 +76,7 @@ class QueueService {
   std::vector<TokenChange> unsaved_changes(std::size_t first, std::size_t end) const;
 
   /// The token id of a bearer token whose signature verifies, else 401 INVALID_TOKEN.
-  std::string verified_id(std::string_view token) const;
+  std::string verified_id(std::string_view token, VerifiedTokenMemo* memo) const;
   QueueTicket ticket_of(const TokenView& token, bool created, const std::optional<QueueStats>& stats) const;
 
   Store& _store;
@@ -83,6 +85,7 @@ class QueueService {
   ServiceConfig _config;
   WaitingRoom& _room;
   std::optional<TokenSigner> _signer;
+  std::uint64_t _keys_generation = 0;  // counts key loads; a memo from another load is not trusted
   std::vector<UnsavedChange> _unsaved;  // in the order the line made them
 };
 

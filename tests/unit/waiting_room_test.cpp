@@ -349,6 +349,42 @@ TEST_F(RoomServiceTest, AForgedTokenIsRefusedWithoutAskingTheLine) {
   EXPECT_EQ(counting.calls, before + 1);
 }
 
+TEST_F(RoomServiceTest, AConnectionsMemoSparesTheCheckOnlyForTheSameBytesUnderTheSameKeys) {
+  const QueueTicket alice = run(io, queue.issue("alice"));
+  const QueueTicket bob = run(io, queue.issue("bob"));
+  VerifiedTokenMemo memo;
+  EXPECT_EQ(run(io, queue.status(alice.signed_token, &memo)).token.id, alice.token.id);
+  EXPECT_EQ(memo.token, alice.signed_token);
+  EXPECT_EQ(memo.token_id, alice.token.id);
+  EXPECT_EQ(run(io, queue.status(alice.signed_token, &memo)).token.id, alice.token.id);
+  // One byte off the remembered token, in its last word or its first: checked, and refused.
+  for (const std::size_t at : {alice.signed_token.size() - 1, std::size_t{0}}) {
+    std::string forged = alice.signed_token;
+    forged[at] = forged[at] == 'A' ? 'B' : 'A';
+    EXPECT_THROW(run(io, queue.status(forged, &memo)), ClientError) << at;
+    EXPECT_EQ(memo.token, alice.signed_token);  // a refused token is not remembered
+  }
+  // Another fan's token over the same connection (a pooling proxy): its own id, then remembered.
+  EXPECT_EQ(run(io, queue.authenticate(bob.signed_token, TokenUse::Grace, nullptr, &memo)).id, bob.token.id);
+  EXPECT_EQ(memo.token_id, bob.token.id);
+  // Keys reloaded without the one that signed it: the memo no longer vouches for it.
+  run(io, queue.load_token_keys(keys({"k2"})));
+  EXPECT_THROW(run(io, queue.status(bob.signed_token, &memo)), ClientError);
+}
+
+TEST(ConstantTimeEqual, ComparesEveryByteAndTheSize) {
+  const std::string text = "0123456789abcdefghij";  // two 8-byte words and a 4-byte tail
+  EXPECT_TRUE(constant_time_equal(text, text));
+  EXPECT_TRUE(constant_time_equal("", ""));
+  EXPECT_FALSE(constant_time_equal(text, text.substr(0, 19)));
+  EXPECT_FALSE(constant_time_equal("", "a"));
+  for (std::size_t at = 0; at < text.size(); ++at) {
+    std::string other = text;
+    other[at] = static_cast<char>(other[at] ^ 0x01);
+    EXPECT_FALSE(constant_time_equal(text, other)) << at;
+  }
+}
+
 TEST_F(RoomServiceTest, KeyRotationKeepsOldTokensUntilTheirKeyIsRemoved) {
   const QueueTicket old = run(io, queue.issue("alice"));
   run(io, queue.load_token_keys(keys({"k2", "k1"})));  // a restart with a new signing key first

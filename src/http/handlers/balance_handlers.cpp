@@ -14,7 +14,8 @@ namespace json = boost::json;
 
 Task<Response> charge(App& app, Request& request) {
   const std::string user_id = user_id_param(request.path_params.at(0));
-  const TokenView token = co_await app.queue.authenticate(bearer_token(request), TokenUse::Grace, &user_id);
+  const TokenView token =
+      co_await app.queue.authenticate(bearer_token(request), TokenUse::Grace, &user_id, request.token_memo);
   const auto stamp = idempotency_stamp(request, "charge");
   // Named first: GCC 12 mishandles temporaries passed to a co_awaited call.
   const std::function<Task<Response>(const std::string&)> replay = [&app](const std::string& ref) -> Task<Response> {

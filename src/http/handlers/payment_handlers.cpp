@@ -12,7 +12,8 @@ namespace concertd::http {
 namespace {
 
 Task<Response> pay(App& app, Request& request) {
-  const TokenView token = co_await app.queue.authenticate(bearer_token(request), TokenUse::Grace);
+  const TokenView token =
+      co_await app.queue.authenticate(bearer_token(request), TokenUse::Grace, nullptr, request.token_memo);
   const auto stamp = idempotency_stamp(request, "payment");
   // Named first: GCC 12 mishandles temporaries passed to a co_awaited call.
   const std::function<Task<Response>(const std::string&)> replay = [&app](const std::string& ref) -> Task<Response> {

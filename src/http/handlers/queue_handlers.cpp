@@ -56,7 +56,7 @@ Task<Response> issue_token(App& app, Request& request) {
 }
 
 Task<Response> queue_status(App& app, Request& request) {
-  const QueueTicket ticket = co_await app.queue.status(bearer_token(request));
+  const QueueTicket ticket = co_await app.queue.status(bearer_token(request), request.token_memo);
   JsonWriter out;
   if (ticket.token.state == TokenState::Active) {
     out.field("status", "active").field("activeUntil", format_rfc3339(*ticket.token.active_until));

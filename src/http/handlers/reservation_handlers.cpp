@@ -24,7 +24,8 @@ std::string reservation_id_param(const std::string& raw) {
 }
 
 Task<Response> hold(App& app, Request& request) {
-  const TokenView token = co_await app.queue.authenticate(bearer_token(request), TokenUse::Hold);
+  const TokenView token =
+      co_await app.queue.authenticate(bearer_token(request), TokenUse::Hold, nullptr, request.token_memo);
   app.queue.require_admitted(token);
   const auto body = parse_object(request.body);
   const auto concert_id = integer_field(body, "concertId");
@@ -46,14 +47,16 @@ Task<Response> hold(App& app, Request& request) {
 
 Task<Response> get_reservation(App& app, Request& request) {
   const std::string id = reservation_id_param(request.path_params.at(0));
-  const TokenView token = co_await app.queue.authenticate(bearer_token(request), TokenUse::Grace);
+  const TokenView token =
+      co_await app.queue.authenticate(bearer_token(request), TokenUse::Grace, nullptr, request.token_memo);
   app.queue.require_admitted(token);
   co_return json_response(200, to_json(co_await app.reservations.get(token.user_id, id)));
 }
 
 Task<Response> cancel_reservation(App& app, Request& request) {
   const std::string id = reservation_id_param(request.path_params.at(0));
-  const TokenView token = co_await app.queue.authenticate(bearer_token(request), TokenUse::Grace);
+  const TokenView token =
+      co_await app.queue.authenticate(bearer_token(request), TokenUse::Grace, nullptr, request.token_memo);
   app.queue.require_admitted(token);
   co_await app.reservations.cancel(token.user_id, id);
   co_return json_response(200, json::object{{"reservationId", id}, {"status", "CANCELLED"}});
