@@ -7,7 +7,7 @@
 #   the rest (runs of at least 6 s).
 # Everything it needs (nginx, concertd, PostgreSQL, Redis) is started here on free loopback ports
 # in temporary directories and stopped at exit. Output: the table on stdout and in
-# bench/results/<UTC date>-<hostname>.md, raw numbers in the .json next to it.
+# bench/results/<UTC date>-<hostname>[-n].md, raw numbers in the .json next to it.
 #
 # Environment:
 #   CONCERTD           server binary (default build/concertd); the `concertd bench` steps need a
@@ -554,7 +554,12 @@ import json, sys
 json.dump(dict(zip(["date", "machine", "commit", "command", "repeat", "duration"], sys.argv[2:])), open(sys.argv[1], "w"))
 EOF
 mkdir -p "$here/results"
+# A second run on one day gets its own files: a report is never overwritten (the README cites them).
 base=$here/results/$(date -u +%Y-%m-%d)-$(hostname)
+for n in 2 3 4 5 6 7 8 9; do
+  [ -e "$base.md" ] || break
+  base=$here/results/$(date -u +%Y-%m-%d)-$(hostname)-$n
+done
 report table "$raw" "$tmp/meta.json" "$base"
 log "written: $base.md and $base.json"
 }
