@@ -2,13 +2,14 @@
 
 #include <algorithm>
 #include <bit>
-#include <cassert>
 #include <cmath>
+
+#include "domain/assert.hpp"
 
 namespace concertd::bench {
 
 Histogram::Histogram(int sub_bits) : _sub_bits(sub_bits) {
-  assert(sub_bits >= 1 && sub_bits <= 12);
+  CONCERTD_ASSERT(sub_bits >= 1 && sub_bits <= 12, "a histogram resolves 1 to 12 bits per power of two");
   _buckets.assign(index_of(kMaxMicros) + 1, 0);
 }
 
@@ -44,7 +45,7 @@ void Histogram::record(std::uint64_t micros) {
 }
 
 void Histogram::merge(const Histogram& other) {
-  assert(other._sub_bits == _sub_bits);
+  CONCERTD_ASSERT(other._sub_bits == _sub_bits, "only histograms of one resolution merge");
   if (other._count == 0) {
     return;
   }
@@ -139,7 +140,7 @@ StepStats& Recorder::step(std::string_view name) {
       return *s;
     }
   }
-  assert(_steps.size() < kMaxSteps);
+  CONCERTD_ASSERT(_steps.size() < kMaxSteps, "a run records a bounded number of steps");
   _steps.push_back(std::make_unique<StepStats>(std::string(name)));
   return *_steps.back();
 }

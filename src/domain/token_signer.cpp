@@ -1,7 +1,6 @@
 #include "domain/token_signer.hpp"
 
 #include <array>
-#include <cassert>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
@@ -11,6 +10,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "domain/assert.hpp"
 #include "domain/random.hpp"
 #include "domain/validation.hpp"
 
@@ -454,7 +454,7 @@ std::string TokenSigner::sign(const TokenClaims& claims) const {
     throw std::invalid_argument("TokenSigner::sign: the token would be over 256 characters");
   }
   // A token within the limit has a payload within kMaxPayloadBytes: the limit was derived that way.
-  assert(payload_length <= kMaxPayloadBytes);
+  CONCERTD_ASSERT(payload_length <= kMaxPayloadBytes, "a token within the length limit has a payload within the buffer");
 
   std::array<unsigned char, kMaxPayloadBytes> payload{};
   std::size_t n = 0;
@@ -473,7 +473,7 @@ std::string TokenSigner::sign(const TokenClaims& claims) const {
   }
   *payload_end = '.';
   [[maybe_unused]] const char* const end = encode_base64url(mac.data(), mac.size(), payload_end + 1);
-  assert(end == token.data() + token.size());
+  CONCERTD_ASSERT(end == token.data() + token.size(), "the token fills exactly the length computed for it");
   return token;
 }
 

@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "domain/assert.hpp"
+
 namespace concertd::http {
 namespace {
 
@@ -44,10 +46,17 @@ bool is_param(const std::string& segment) { return segment.size() > 2 && segment
 
 void Router::add(std::string method, std::string pattern, Handler handler) {
   const PathSegments split = split_path(pattern);
-  if (!split.valid) {
-    throw std::logic_error("route pattern must start with '/' and have at most 8 segments: " + pattern);
-  }
+  CONCERTD_ASSERT(split.valid, "a route pattern starts with '/' and has at most 8 segments");
   std::vector<std::string> segments(split.parts.begin(), split.parts.begin() + static_cast<std::ptrdiff_t>(split.count));
+  for (const auto& route : _routes) {
+    // Two handlers for one method and path: the second would never run. Parameter names do not
+    // count: /a/{x} and /a/{y} are the same route.
+    bool same = route.method == method && route.segments.size() == segments.size();
+    for (std::size_t i = 0; same && i < segments.size(); ++i) {
+      same = is_param(segments[i]) ? is_param(route.segments[i]) : route.segments[i] == segments[i];
+    }
+    CONCERTD_ASSERT(!same, "one handler per method and path");
+  }
   _routes.push_back(Route{std::move(method), std::move(pattern), std::move(segments), std::move(handler)});
 }
 

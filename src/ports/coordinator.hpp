@@ -13,6 +13,11 @@
 
 namespace concertd {
 
+/// The most changes one tick hands out on an engine that bounds them (Redis: a script must not
+/// block the server for long); the rest come with the next ticks. The queue service writes at
+/// least this many per tick, so its backlog cannot grow tick after tick while the store keeps up.
+inline constexpr std::size_t kMaxTickChanges = 4096;
+
 /// How long a claimed opening is its claimer's before another instance may finish it.
 inline constexpr Seconds kOpeningLease{10};
 

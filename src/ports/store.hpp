@@ -20,6 +20,12 @@ namespace concertd {
 template <class T>
 using Task = boost::asio::awaitable<T>;
 
+/// The longest an engine lets one statement run before it gives the operation up as
+/// Unavailable (PostgreSQL's client-side limit; its server-side statement_timeout is a little
+/// shorter so the server stops first). Whatever is held for the length of a store operation (an
+/// idempotency claim) is held longer than this.
+inline constexpr Millis kStoreStatementTimeout{10'000};
+
 struct HoldRequest {
   std::string reservation_id;  // fresh id, used when the hold is taken
   std::string user_id;

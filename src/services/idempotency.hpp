@@ -14,9 +14,10 @@ namespace concertd {
 class IdempotencyKeys {
  public:
   /// How long a key stays claimed if its holder never lets go (a crashed instance): longer than
-  /// any request may take (the stores give up on a query after 10 s), short enough that a
-  /// client retrying after a crash is not kept waiting long.
+  /// any request may take (the stores give up on a statement after kStoreStatementTimeout),
+  /// short enough that a client retrying after a crash is not kept waiting long.
   static constexpr Millis kClaimTtl{15'000};
+  static_assert(kClaimTtl > kStoreStatementTimeout, "a claim outlives the store operation it guards");
 
   IdempotencyKeys(Store& store, Coordinator& coordinator, const Clock& clock)
       : _store(store), _coordinator(coordinator), _clock(clock) {}

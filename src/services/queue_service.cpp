@@ -16,6 +16,7 @@ namespace {
 constexpr std::size_t kTokenBytes = 16;
 /// A tick writes at most this many new token changes at once; the rest wait for the next tick.
 constexpr std::size_t kMaxChangesPerWrite = 4096;
+static_assert(kMaxChangesPerWrite >= kMaxTickChanges, "one write takes a whole tick's changes");
 /// How long a change whose token is not stored is tried again. Another instance's insert commits
 /// within its store's own bounded waits, far below this; a token that is still missing after it
 /// was never stored (its issue failed and was taken back) or has been purged.

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "domain/assert.hpp"
 #include "domain/errors.hpp"
 #include "domain/random.hpp"
 
@@ -68,7 +69,7 @@ Task<Reservation> ReservationService::hold(const std::string& user_id, ConcertId
       throw ClientError(ErrorCode::SeatAlreadyAssigned, "이미 다른 사용자가 선택한 좌석입니다", std::move(details));
     }
   }
-  throw std::logic_error("unhandled hold outcome");
+  CONCERTD_UNREACHABLE("a hold outcome no case handles");
 }
 
 Task<Reservation> ReservationService::get(const std::string& user_id, const std::string& reservation_id) {

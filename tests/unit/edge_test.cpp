@@ -2,6 +2,8 @@
 
 #include "domain/errors.hpp"
 #include "http/limits.hpp"
+#include "domain/assert.hpp"
+#include "http/router.hpp"
 
 namespace concertd::http {
 namespace {
@@ -57,6 +59,32 @@ TEST(Edge, UserAuthAcceptsOnlyAValidUnexpiredSignature) {
   EXPECT_TRUE(rejects(sign_user_auth("s3cret", "bad user", expiry), at(0)));
   Edge without(EdgeConfig{});
   EXPECT_EQ(without.authenticated_user(Request{}, at(0)), std::nullopt);
+}
+
+}  // namespace
+}  // namespace concertd::http
+
+namespace concertd::http {
+namespace {
+
+Task<Response> no_handler(Request&) { co_return Response{}; }
+
+TEST(RouterDeathTest, ASecondHandlerForOneMethodAndPathStopsTheStart) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");  // the suite's other tests leave threads behind
+  Router router;
+  router.add("GET", "/api/concerts/{id}", no_handler);
+  router.add("POST", "/api/concerts/{id}", no_handler);  // another method: fine
+  router.add("GET", "/api/concerts/{id}/seats", no_handler);
+  EXPECT_DEATH(router.add("GET", "/api/concerts/{concertId}", no_handler), "one handler per method and path");
+  EXPECT_DEATH(router.add("GET", "no-slash", no_handler), "starts with '/'");
+}
+
+TEST(AssertDeathTest, ABrokenInvariantAbortsInEveryBuildAndSaysWhere) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const int seats_sold = 2;
+  EXPECT_DEATH(CONCERTD_ASSERT(seats_sold <= 1, "a seat is sold once"),
+               "assertion failed at .*edge_test.cpp:[0-9]+: a seat is sold once \\(seats_sold <= 1\\)");
+  CONCERTD_ASSERT(seats_sold == 2, "holds");  // a true one costs nothing
 }
 
 }  // namespace

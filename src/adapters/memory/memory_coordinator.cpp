@@ -1,8 +1,9 @@
 #include "adapters/memory/memory_coordinator.hpp"
 
-#include <cassert>
 #include <cstring>
 #include <stdexcept>
+
+#include "domain/assert.hpp"
 
 namespace concertd {
 
@@ -263,6 +264,7 @@ void MemoryCoordinator::enqueue_pre_queue(std::int64_t seq, Timestamp now) {
 }
 
 void MemoryCoordinator::remove_waiting(std::int64_t seq) {
+  CONCERTD_ASSERT(_waiting_count > 0, "a token leaves the line only if someone waits");
   _waiting_counter.add(seq, -1);
   if (--_waiting_count == 0) {
     // Nobody waits: restart the counter so that its memory follows the line, not history.
@@ -272,6 +274,7 @@ void MemoryCoordinator::remove_waiting(std::int64_t seq) {
 
 void MemoryCoordinator::activate(std::int64_t seq, Timestamp now) {
   Slot& s = at(seq);
+  CONCERTD_ASSERT(s.state() != TokenState::Active, "a token is admitted once");
   s.set_state(TokenState::Active);
   s.active_until = ms(now + _limits.active_ttl);
   ++_active_count;
@@ -283,6 +286,7 @@ void MemoryCoordinator::activate(std::int64_t seq, Timestamp now) {
 void MemoryCoordinator::mark_spent(std::int64_t seq, Timestamp spent_at) {
   Slot& s = at(seq);
   if (s.state() == TokenState::Active) {
+    CONCERTD_ASSERT(_active_count > 0, "an active token is counted among the active");
     --_active_count;
   }
   s.set_state(TokenState::Spent);
@@ -430,7 +434,7 @@ void MemoryCoordinator::admit_head(Timestamp now) {
   while (_active_count < _limits.max_active && _waiting_count > 0 && admissions_open() && take_admission(now)) {
     for (_head = std::max(_head, _lo); _head < _hi && at(_head).state() != TokenState::Waiting; ++_head) {
     }
-    assert(_head < _hi);  // every waiting token's seq is >= _head
+    CONCERTD_ASSERT(_head < _hi, "every waiting token's seq is at or after the head of the line");
     remove_waiting(_head);
     activate(_head, now);
   }
@@ -519,6 +523,7 @@ QueueStats MemoryCoordinator::stats_now(Timestamp now) {
 
 QueueStats MemoryCoordinator::stats_locked(Timestamp now) {
   prune_admissions(now);
+  CONCERTD_ASSERT(_pre_queue_count >= 0 && _waiting_count >= 0 && _active_count >= 0, "the line's counts are never negative");
   return {_pre_queue_count, _waiting_count, _active_count, static_cast<std::int64_t>(_admissions.size())};
 }
 

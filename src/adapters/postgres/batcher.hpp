@@ -26,6 +26,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "domain/assert.hpp"
 #include "adapters/postgres/pg_pool.hpp"
 #include "domain/errors.hpp"
 
@@ -139,10 +140,7 @@ class Batcher : public std::enable_shared_from_this<Batcher<Request, Outcome>> {
 
   /// The outcomes of batch[first, first + count), in order.
   static void deliver(const Batch& batch, std::size_t first, std::size_t count, std::vector<Outcome> outcomes) {
-    if (outcomes.size() != count) {
-      throw std::runtime_error("postgres: a batch answered " + std::to_string(outcomes.size()) + " of " +
-                               std::to_string(count) + " operations");
-    }
+    CONCERTD_ASSERT(outcomes.size() == count, "a batch answers each of its operations once, in order");
     for (std::size_t i = 0; i < outcomes.size(); ++i) {
       batch[first + i]->finish(std::move(outcomes[i]));
     }

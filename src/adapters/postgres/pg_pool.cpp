@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 #include <spdlog/spdlog.h>
 
+#include "domain/assert.hpp"
 #include "domain/errors.hpp"
 
 namespace concertd::postgres {
@@ -400,7 +401,7 @@ std::uint64_t& Pool::idle_mark(Connection* connection) {
       return _idle_marks[i];
     }
   }
-  throw std::logic_error("postgres pool: unknown connection");
+  CONCERTD_UNREACHABLE("a connection the pool hands out is one of its slots");
 }
 
 Task<Lease> Pool::start() {

@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "domain/assert.hpp"
 #include "adapters/postgres/batcher.hpp"
 #include "adapters/postgres/pg_pool.hpp"
 #include "adapters/postgres/sql.hpp"
@@ -21,7 +22,7 @@ namespace {
 
 /// Every query's limit: a statement that takes longer closes its connection and answers 503
 /// (PQcancel would block the event loop).
-constexpr Millis kQueryTimeout{10'000};
+constexpr Millis kQueryTimeout = kStoreStatementTimeout;
 /// Instances starting together wait for each other's migrations this long at most.
 constexpr Millis kMigrationTimeout{120'000};
 /// A deadlock or serialization failure rolled the whole operation back: rerun it a few times.
@@ -159,10 +160,9 @@ template <class Request, class Outcome>
 std::vector<Outcome> batch_outcomes(const Result& r, const std::vector<Request>& requests, int released_column,
                                     const ReleaseListener& on_release,
                                     Outcome (*from_row)(const Result&, int, const Request&)) {
-  if (r.rows() != static_cast<int>(requests.size())) {
-    throw std::runtime_error("postgres: a batch call returned " + std::to_string(r.rows()) + " rows for " +
-                             std::to_string(requests.size()) + " requests");
-  }
+  // The batch functions return one row per request by construction (a join on the request
+  // array's ordinality); the call has committed, so a mismatch is a bug, not a retryable failure.
+  CONCERTD_ASSERT(r.rows() == static_cast<int>(requests.size()), "a batch call returns one row per request");
   std::vector<Outcome> outcomes;
   outcomes.reserve(requests.size());
   for (int row = 0; row < r.rows(); ++row) {

@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
+#include "domain/assert.hpp"
 #include "adapters/redis/redis_client.hpp"
 #include "domain/errors.hpp"
 
@@ -21,13 +22,13 @@ namespace {
 /// Tokens looked at per step of one tick (expiries, idle drops, grace ends, admissions): a
 /// tick runs every 100 ms, so a backlog drains quickly without blocking Redis for long.
 constexpr int kTickStepLimit = 1000;
-/// Changes handed out per tick: as many as the queue service writes at once.
-constexpr int kTickMaxChanges = 4096;
 /// Stored tokens per restore script call.
 constexpr std::size_t kRestoreChunk = 500;
 /// Ids of a closed pre-queue read per ZRANGE after a claim (open.lua).
 constexpr std::int64_t kClaimReadChunk = 10'000;
 constexpr std::string_view kLibName = "lib.lua";
+/// lib.lua's COMMON: the arguments every queue script gets first (common_args), before its own.
+constexpr std::size_t kCommonArgCount = 9;
 
 std::string hex_sha1(std::string_view text) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -170,9 +171,7 @@ struct RedisCoordinator::Impl {
   /// (GCC 12 coroutine bug).
   const Script& script(std::string_view name) const {
     const auto it = by_name.find(name);
-    if (it == by_name.end()) {
-      throw std::logic_error("no redis script " + std::string(name));
-    }
+    CONCERTD_ASSERT(it != by_name.end(), "every script the coordinator runs is embedded");
     return it->second;
   }
 
@@ -212,7 +211,7 @@ struct RedisCoordinator::Impl {
   /// order lib.lua reads them (the one other place that names them).
   std::vector<std::string> common_args(Timestamp now, std::size_t extra) const {
     std::vector<std::string> args;
-    args.reserve(9 + extra);
+    args.reserve(kCommonArgCount + extra);
     args.push_back(ms(now));
     args.push_back(std::to_string(room.max_active));
     args.push_back(ms(Millis{limits.active_ttl}));
@@ -222,6 +221,7 @@ struct RedisCoordinator::Impl {
     args.push_back(std::to_string(room.admit_per_minute.value_or(0)));
     args.push_back(room.opens_at ? ms(*room.opens_at) : "-1");
     args.push_back(room.opened_for ? ms(*room.opened_for) : "-1");
+    CONCERTD_ASSERT(args.size() == kCommonArgCount, "the common arguments are the ones lib.lua names");
     return args;
   }
 
@@ -325,7 +325,7 @@ Task<void> RedisCoordinator::spend(std::string token_id, Timestamp now) {
 }
 
 Task<QueueChanges> RedisCoordinator::tick(Timestamp now) {
-  std::vector<std::string> extra{std::to_string(kTickStepLimit), std::to_string(kTickMaxChanges)};
+  std::vector<std::string> extra{std::to_string(kTickStepLimit), std::to_string(kMaxTickChanges)};
   const Reply reply = co_await _impl->queue_script("tick", now, std::move(extra));
   QueueChanges out;
   if (reply.elements.size() == 1 && reply.elements[0].str == "!LINE_LOST") {

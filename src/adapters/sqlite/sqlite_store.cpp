@@ -13,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "domain/assert.hpp"
 #include "adapters/sqlite/sql.hpp"
 #include "domain/errors.hpp"
 #include "domain/waiting_room.hpp"
@@ -527,6 +528,72 @@ Task<std::pair<std::optional<SeatMap>, Timestamp>> SqliteStore::read_seat_map(Co
 
 // ---- holds --------------------------------------------------------------------------------------
 
+namespace {
+
+/// The seat becomes the hold's, and the reservation and its history row are written. The seat
+/// was found free under the write lock: anything else is a bug.
+void write_hold(Database& db, const HoldRequest& req, Money price) {
+  db.query(sql::kHoldSeat)
+      .bind(1, req.concert_id)
+      .bind(2, req.seat_number)
+      .bind(3, req.reservation_id)
+      .bind(4, ms(req.expires_at))
+      .bind(5, ms(req.now))
+      .run();
+  CONCERTD_ASSERT(db.changes() == 1, "a seat found free under the write lock is still free: one seat, one holder");
+  db.query(sql::kInsertReservation)
+      .bind(1, req.reservation_id)
+      .bind(2, req.user_id)
+      .bind(3, req.concert_id)
+      .bind(4, req.seat_number)
+      .bind(5, price)
+      .bind(6, ms(req.expires_at))
+      .bind(7, ms(req.now))
+      .run();
+  db.query(sql::kInsertReservationHistory)
+      .bind(1, req.reservation_id)
+      .bind(2, std::string_view("HOLD"))
+      .bind(3, std::nullopt)
+      .bind(4, ms(req.now))
+      .run();
+}
+
+/// The rows a payment leaves besides the debit and the sale: the reservation confirmed, its
+/// history, the payment and the balance history.
+void record_payment(Database& db, const PaymentRequest& req, const Reservation& hold, Money balance_after) {
+  db.query(sql::kSetReservationStatus)
+      .bind(1, hold.id)
+      .bind(2, std::string_view("CONFIRMED"))
+      .bind(3, ms(req.now))
+      .run();
+  db.query(sql::kInsertReservationHistory)
+      .bind(1, hold.id)
+      .bind(2, std::string_view("CONFIRM"))
+      .bind(3, req.payment_id)
+      .bind(4, ms(req.now))
+      .run();
+  db.query(sql::kInsertPayment)
+      .bind(1, req.payment_id)
+      .bind(2, hold.id)
+      .bind(3, req.user_id)
+      .bind(4, hold.concert_id)
+      .bind(5, hold.seat_number)
+      .bind(6, hold.price)
+      .bind(7, balance_after)
+      .bind(8, ms(req.now))
+      .run();
+  db.query(sql::kInsertBalanceHistory)
+      .bind(1, req.payment_id)
+      .bind(2, req.user_id)
+      .bind(3, std::string_view("PAYMENT"))
+      .bind(4, hold.price)
+      .bind(5, balance_after)
+      .bind(6, ms(req.now))
+      .run();
+}
+
+}  // namespace
+
 Task<HoldOutcome> SqliteStore::hold_seat(HoldRequest req) {
   return on(*_writer, [req = std::move(req)](JobContext& ctx) {
     using Kind = HoldOutcome::Kind;
@@ -572,31 +639,7 @@ Task<HoldOutcome> SqliteStore::hold_seat(HoldRequest req) {
       }
     }
     ctx.seats_changed = true;
-    db.query(sql::kHoldSeat)
-        .bind(1, req.concert_id)
-        .bind(2, req.seat_number)
-        .bind(3, req.reservation_id)
-        .bind(4, ms(req.expires_at))
-        .bind(5, ms(req.now))
-        .run();
-    if (db.changes() != 1) {
-      throw std::logic_error("hold: seat changed under the write lock");
-    }
-    db.query(sql::kInsertReservation)
-        .bind(1, req.reservation_id)
-        .bind(2, req.user_id)
-        .bind(3, req.concert_id)
-        .bind(4, req.seat_number)
-        .bind(5, price)
-        .bind(6, ms(req.expires_at))
-        .bind(7, ms(req.now))
-        .run();
-    db.query(sql::kInsertReservationHistory)
-        .bind(1, req.reservation_id)
-        .bind(2, std::string_view("HOLD"))
-        .bind(3, std::nullopt)
-        .bind(4, ms(req.now))
-        .run();
+    write_hold(db, req, price);
     out.kind = Kind::Held;
     out.reservation = Reservation{req.reservation_id, req.user_id, req.concert_id, req.seat_number,
                                   price, ReservationStatus::TemporarilyAssigned, req.expires_at};
@@ -694,6 +737,7 @@ Task<ChargeOutcome> SqliteStore::charge(ChargeRequest req) {
       return out;
     }
     const Money after = current + req.amount;
+    CONCERTD_ASSERT(after >= 0 && after <= req.balance_cap, "a balance stays within 0 and its cap");
     db.query(sql::kUpsertBalance).bind(1, req.user_id).bind(2, after).bind(3, ms(req.now)).run();
     db.query(sql::kInsertBalanceHistory)
         .bind(1, req.transaction_id)
@@ -745,44 +789,13 @@ Task<PaymentOutcome> SqliteStore::pay(PaymentRequest req) {
       return out;
     }
     db.query(sql::kDebit).bind(1, req.user_id).bind(2, hold->price).bind(3, ms(req.now)).run();
-    if (db.changes() != 1) {
-      throw std::logic_error("payment: debit refused after the balance check");
-    }
+    CONCERTD_ASSERT(db.changes() == 1, "a balance found sufficient under the write lock takes the debit");
     const Money after = current - hold->price;
+    CONCERTD_ASSERT(after >= 0, "a balance is never negative");
     ctx.seats_changed = true;
     db.query(sql::kSellSeat).bind(1, hold->concert_id).bind(2, hold->seat_number).bind(3, hold->id).run();
-    if (db.changes() != 1) {
-      throw std::logic_error("payment: seat is not held by this reservation");
-    }
-    db.query(sql::kSetReservationStatus)
-        .bind(1, hold->id)
-        .bind(2, std::string_view("CONFIRMED"))
-        .bind(3, ms(req.now))
-        .run();
-    db.query(sql::kInsertReservationHistory)
-        .bind(1, hold->id)
-        .bind(2, std::string_view("CONFIRM"))
-        .bind(3, req.payment_id)
-        .bind(4, ms(req.now))
-        .run();
-    db.query(sql::kInsertPayment)
-        .bind(1, req.payment_id)
-        .bind(2, hold->id)
-        .bind(3, req.user_id)
-        .bind(4, hold->concert_id)
-        .bind(5, hold->seat_number)
-        .bind(6, hold->price)
-        .bind(7, after)
-        .bind(8, ms(req.now))
-        .run();
-    db.query(sql::kInsertBalanceHistory)
-        .bind(1, req.payment_id)
-        .bind(2, req.user_id)
-        .bind(3, std::string_view("PAYMENT"))
-        .bind(4, hold->price)
-        .bind(5, after)
-        .bind(6, ms(req.now))
-        .run();
+    CONCERTD_ASSERT(db.changes() == 1, "a live hold's seat is held by it until paid: a seat is sold once");
+    record_payment(db, req, *hold, after);
     db.query(sql::kSpendToken).bind(1, req.token_id).bind(2, ms(req.now)).run();
     if (req.idempotency) {
       record_idempotency(db, req.user_id, *req.idempotency, req.payment_id, req.now);
@@ -905,9 +918,7 @@ Task<OpeningRecord> SqliteStore::record_opening(OpeningRecord record) {
     }
     auto st = ctx.db.query(sql::kOpeningAt);
     st.bind(1, ms(record.opens_at));
-    if (!st.step()) {
-      throw std::runtime_error("opening record vanished within its transaction");
-    }
+    CONCERTD_ASSERT(st.step(), "an opening record that refused the insert is there within the same transaction");
     return opening_of(st);
   });
 }
@@ -960,9 +971,7 @@ Task<std::string> SqliteStore::claim_setting(std::string name, std::string value
     ctx.db.query(sql::kInsertSettingIfAbsent).bind(1, name).bind(2, value).run();
     auto st = ctx.db.query(sql::kGetSetting);
     st.bind(1, name);
-    if (!st.step()) {
-      throw std::runtime_error("setting " + name + " vanished within its transaction");
-    }
+    CONCERTD_ASSERT(st.step(), "a setting inserted-if-absent is there within the same transaction");
     return st.column_text(0);
   });
 }
