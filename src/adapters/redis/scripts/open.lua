@@ -70,7 +70,11 @@ if #ids > 0 then
     placed = redis.call('ZADD', K_WAITING, 'NX', unpack(waiting))
   end
 end
-redis.call('HINCRBY', K_OPENING, 'unplaced', -placed)
+-- Only when something was placed: a slice placed again (a redo after a restart) places 0, and
+-- Redis writes the Lua number -0 as "-0", which HINCRBY refuses ("value is not an integer").
+if placed > 0 then
+  redis.call('HINCRBY', K_OPENING, 'unplaced', -placed)
+end
 if arg(4) == '1' then
   if redis.call('EXISTS', K_OPENING_IDS) == 1 then
     if redis.call('EXISTS', K_IDLE_PLACED) == 0 then
