@@ -1,6 +1,7 @@
 """The crash driver: fans run full flows while the server is killed with SIGKILL at random
 moments and restarted on the same data; after each restart the invariants are checked through
-the API, in the store and against the ledger of acknowledged charges and payments."""
+the API, in the store and against the ledger of acknowledged charges, payments and holds (every
+acknowledged hold of an idle fan, unpaid and unexpired, is still held)."""
 import os
 import random
 import time
@@ -9,7 +10,7 @@ from support import Server, wait_until
 
 from . import report
 from .driver import Load, make_concerts
-from .invariants import check_everything
+from .invariants import check_everything, hold_problems
 
 KILLS = int(os.environ.get("CONCERTD_CHAOS_KILLS", "20"))
 FANS = 16
@@ -40,6 +41,7 @@ def run_crash(srv: Server, view, test_name: str, kills=KILLS, seed=None):
             parked, all_idle = load.gate.pause(PARK_TIMEOUT)
             try:
                 found = check_everything(srv, view, load, parked, all_idle)
+                found += hold_problems(srv, view, load, parked)
             finally:
                 load.gate.resume()
             problems += [f"after kill {k + 1}: {p}" for p in found]
@@ -54,6 +56,7 @@ def run_crash(srv: Server, view, test_name: str, kills=KILLS, seed=None):
     problems += load.problems
     # everyone stopped: every fan is idle, the ledger is final
     problems += check_everything(srv, view, load, None, True)
+    problems += hold_problems(srv, view, load, None)
     charges, payments = load.acked()
     unknown = sum(v for what, v in load.stats.items() if "resolved" in what)
     report.fault(test_name, "kill -9 + restart on the same data", done, charges=charges, payments=payments,

@@ -13,6 +13,12 @@ goes into the ledger (support.Ledger records every 2xx it sees; replays are dedu
   means the first one went through (after a clean 503 that would be a written 503: a problem);
 - cancel: asked again; 409 RESERVATION_NOT_CANCELLABLE is then checked with GET.
 
+Every hold answered 201 is in the ledger with the server's `expiresAt`. Holds last far longer than
+a flow (hold-ttl 30 s, paid at once), so a payment answered INVALID_RESERVATION before that
+`expiresAt` means an acknowledged hold was lost: a problem, not "expired meanwhile". A hold whose
+payment or cancel has been sent is `let_go` (its state depends on that request's outcome); the
+others, of parked fans, are checked by invariants.hold_problems.
+
 A `Gate` lets the test park every fan between two requests (with no unknown outcome pending) to
 compare the ledger with the API and the store exactly.
 """
@@ -27,7 +33,7 @@ import uuid
 from collections import Counter
 from urllib.parse import quote
 
-from support import Server, check_shape, create_concert, uid, user_path
+from support import Server, check_shape, create_concert, parse_ts, uid, user_path
 
 PRICES = [10_000 * i for i in range(1, 16)]  # 10,000 .. 150,000
 RETRY_DEADLINE = 40.0  # longest a fan tries to learn one outcome (idempotency claims lapse after 15 s)
@@ -103,6 +109,7 @@ class Load:
         self.served: Counter = Counter()  # port -> answers from the instance there
         self.stats: Counter = Counter()
         self.problems: list[str] = []
+        self.let_go: set[str] = set()  # reservationIds whose payment or cancel was sent
         self.fans = [Fan(self, i) for i in range(clients)]
         self.threads: list[threading.Thread] = []
 
@@ -139,6 +146,10 @@ class Load:
         with self.lock:
             self.problems.append(text)
 
+    def letting_go(self, rid: str):
+        with self.lock:
+            self.let_go.add(rid)
+
     def acked(self) -> tuple[int, int]:
         led = self.nodes[0].ledger
         with led.lock:
@@ -174,7 +185,9 @@ class Fan:
         self.rnd = random.Random(load.seed * 1000 + idx)
         self.token: str | None = None
         self.balance = 0  # acknowledged
-        self.holds: dict[str, tuple[int, int, int]] = {}  # reservationId -> (concert, seat, price)
+        # reservationId -> (concert, seat, price, expiresAt as POSIX seconds; None when the hold was
+        # learnt from a 409 with the fan's own reservationId, its 201 lost)
+        self.holds: dict[str, tuple[int, int, int, float | None]] = {}
 
     # -- plumbing ------------------------------------------------------------------------------
     def send(self, method, path, body=None, key=None, auth=True):
@@ -305,7 +318,7 @@ class Fan:
         """Holds a free seat: (reservationId, concert, seat, price), or None."""
         for _ in range(10):
             cid, seat = self.pick_seat()
-            if any((c, s) == (cid, seat) for c, s, _ in self.holds.values()):
+            if any((c, s) == (cid, seat) for c, s, _, _ in self.holds.values()):
                 continue
             got = self.hold_seat(cid, seat)
             if got == "limit":
@@ -330,7 +343,7 @@ class Fan:
             if r.status == 201:
                 if r.json.get("price") != price:
                     self.load.problem(f"hold answered price {r.json.get('price')} for a {price} seat: {r!r}")
-                self.holds[r.json["reservationId"]] = (cid, seat, price)
+                self.holds[r.json["reservationId"]] = (cid, seat, price, parse_ts(r.json["expiresAt"]))
                 if unknown:
                     self.load.count("unknown holds resolved: not done")
                 return r.json["reservationId"], cid, seat, price
@@ -341,7 +354,7 @@ class Fan:
                         self.load.problem(f"fan {self.user}: a hold answered 503 was written "
                                           f"(seat {cid}/{seat}, reservation {rid})")
                     self.load.count("unknown holds resolved: done")
-                    self.holds[rid] = (cid, seat, price)
+                    self.holds[rid] = (cid, seat, price, None)
                     return rid, cid, seat, price
                 return None
             if r.status == 409 and r.code == "SEAT_LOCKED":
@@ -362,12 +375,14 @@ class Fan:
         return None
 
     def pay(self, rid) -> bool:
-        cid, seat, price = self.holds[rid]
+        cid, seat, price, expires_at = self.holds[rid]
         key = uuid.uuid4().hex
         unknown = False
         deadline = self.retry_deadline()
+        self.load.letting_go(rid)
         while time.monotonic() < deadline:
             r = self.send("POST", "/api/payments", {"reservationId": rid}, key=key)
+            answered = time.time()  # the server decided before this
             if isinstance(r, Unknown):
                 unknown |= r.sent
                 self.backoff()
@@ -388,7 +403,16 @@ class Fan:
                 if unknown:
                     self.load.count("unknown payments resolved by replay: not done")
                 if r.code == "INVALID_RESERVATION":
-                    self.holds.pop(rid, None)  # expired meanwhile
+                    if expires_at is not None and answered < expires_at:
+                        self.load.problem(
+                            f"fan {self.user}: payment of the acknowledged hold {rid} ({cid}/{seat}) answered "
+                            f"INVALID_RESERVATION {expires_at - answered:.1f}s before its expiresAt: the hold "
+                            f"was lost: {r!r}")
+                    elif expires_at is None:
+                        self.load.count("payments of holds learnt from a 409 refused INVALID_RESERVATION")
+                    else:
+                        self.load.count("holds expired before their payment")
+                    self.holds.pop(rid, None)
                 elif r.json.get("currentBalance") != self.balance:
                     self.load.problem(f"fan {self.user}: INSUFFICIENT_BALANCE with {self.balance} acknowledged: {r!r}")
                     self.balance = r.json.get("currentBalance", self.balance)
@@ -414,6 +438,7 @@ class Fan:
         unknown = False
         deadline = self.retry_deadline()
         path = f"/api/reservations/{quote(rid, safe='')}"
+        self.load.letting_go(rid)
         while time.monotonic() < deadline:
             r = self.send("DELETE", path)
             if isinstance(r, Unknown) or r.status == 503:

@@ -9,8 +9,9 @@ import sqlite3
 import subprocess
 import time
 from collections import defaultdict
+from urllib.parse import quote
 
-from support import Server, user_path
+from support import Server, parse_ts, user_path
 
 from . import report
 
@@ -162,6 +163,21 @@ def ledger_snapshot(srv: Server):
         return dict(led.charges), {k: dict(v) for k, v in led.payments.items()}
 
 
+def holds_snapshot(srv: Server):
+    """Acknowledged holds (reservationId -> details of the 201) and cancelled reservationIds."""
+    led = srv.ledger
+    with led.lock:
+        return {k: dict(v) for k, v in led.holds.items()}, set(led.cancelled)
+
+
+def shown(hold: dict) -> dict:
+    return {k: v for k, v in hold.items() if k != "token"}
+
+
+def sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
 def ledger_problems(srv: Server, view, exact_users: set[str] | None) -> list[str]:
     """Every acknowledged charge and payment is in the store; for `exact_users` (fans with no
     request of unknown outcome in flight) the store holds no money movement that was not
@@ -184,6 +200,14 @@ def ledger_problems(srv: Server, view, exact_users: set[str] | None) -> list[str
     report.check("ledger: acknowledged payments are in the store", len(missing_p))
     problems += [f"acknowledged payment {p} {payments[p]} missing or different in the store: {paid.get(p)}"
                  for p in missing_p[:10]]
+    holds, _ = holds_snapshot(srv)  # again the ledger first, then the store
+    stored = {r[0]: r for r in view.rows("SELECT id, user_id, concert_id, seat_number, price FROM reservations")}
+    missing_h = [rid for rid, h in holds.items()
+                 if rid not in stored or stored[rid][1:] != (h["user"], str(h["concertId"]), str(h["seatNumber"]),
+                                                             str(h["price"]))]
+    report.check("ledger: acknowledged holds are in the store", len(missing_h))
+    problems += [f"acknowledged hold {rid} {shown(holds[rid])} missing or different in the store: {stored.get(rid)}"
+                 for rid in missing_h[:10]]
     if exact_users:
         extra = [r for t, r in history.items() if r[1] in exact_users and
                  ((r[2] == "CHARGE" and t not in charges) or (r[2] == "PAYMENT" and t not in payments))]
@@ -237,6 +261,62 @@ def api_problems(srv: Server, users: set[str], concerts: list[int], view, all_id
     report.check("API: every paid seat reads reserved", bad_subset)
     if all_idle:
         report.check("API: reserved seats = paid seats = store RESERVED (all idle)", bad_exact)
+    return problems
+
+
+def hold_problems(srv: Server, view, load, parked: set[int] | None) -> list[str]:
+    """Every acknowledged hold (a 201 of POST /api/reservations) of an idle fan (`parked`; None: every
+    fan) that is not paid, not cancelled, not being paid or cancelled (`load.let_go`) and not past the
+    server's own `expiresAt` is still held: GET of the reservation with the token that made it answers
+    TEMPORARILY_ASSIGNED (same seat, same expiresAt), the seat map shows its seat temporarily_assigned,
+    and in the store the seat is HELD by it. A finding counts only when it was seen before that
+    `expiresAt` (the time after the answer came is later than the moment the server decided)."""
+    holds, cancelled = holds_snapshot(srv)
+    _, payments = ledger_snapshot(srv)
+    paid = {p["reservationId"] for p in payments.values()}
+    users = load.users(parked)
+    with load.lock:
+        let_go = set(load.let_go)
+    now = time.time()
+    kept = {rid: h for rid, h in holds.items()
+            if h["user"] in users and rid not in paid and rid not in cancelled and rid not in let_go
+            and parse_ts(h["expiresAt"]) > now}
+    load.count("acknowledged holds checked as held", len(kept))
+    problems = []
+    lost: set[str] = set()
+
+    def lost_before_expiry(rid, seen_at, text):
+        if seen_at < parse_ts(kept[rid]["expiresAt"]):
+            lost.add(rid)
+            problems.append(f"acknowledged hold {rid} {shown(kept[rid])}: {text}")
+
+    for rid, h in sorted(kept.items()):
+        r = srv.get(f"/api/reservations/{quote(rid, safe='')}", token=h["token"], check=False)
+        seen_at = time.time()
+        if r.status != 200 or r.get("status") != "TEMPORARILY_ASSIGNED" or \
+                (r.get("concertId"), r.get("seatNumber"), r.get("expiresAt")) != \
+                (h["concertId"], h["seatNumber"], h["expiresAt"]):
+            lost_before_expiry(rid, seen_at, f"GET answered {r!r}")
+    for cid in sorted({h["concertId"] for h in kept.values()}):
+        r = srv.get(f"/api/concerts/{cid}/seats", check=False)
+        seen_at = time.time()
+        seats = {s["number"]: s["status"] for s in r.json["seats"]} if r.status == 200 else {}
+        for rid, h in kept.items():
+            if h["concertId"] == cid and seats.get(h["seatNumber"]) != "temporarily_assigned":
+                lost_before_expiry(rid, seen_at, f"seat {cid}/{h['seatNumber']} reads "
+                                                 f"{seats.get(h['seatNumber'], r)!r} in the seat map")
+    if kept:
+        rows = view.rows(
+            "SELECT r.id, r.status, s.status, s.reservation_id FROM reservations r"
+            " LEFT JOIN seats s ON s.concert_id = r.concert_id AND s.number = r.seat_number"
+            " WHERE r.id IN (" + ", ".join(sql_text(rid) for rid in kept) + ")")
+        seen_at = time.time()
+        stored = {row[0]: row[1:] for row in rows}
+        for rid in kept:
+            if stored.get(rid) != ("TEMPORARILY_ASSIGNED", "HELD", rid):
+                lost_before_expiry(rid, seen_at, f"the store has (reservation, seat, seat's reservation) = "
+                                                 f"{stored.get(rid)}")
+    report.check("acknowledged unpaid unexpired holds are held (API and store)", len(lost))
     return problems
 
 

@@ -7,8 +7,8 @@ contract demands of every response, `RawConn` speaks HTTP/1.1 over a plain socke
 framing tests, and the API helpers (issue, wait_active, create_concert, hold, charge, pay ...)
 keep the tests short.
 
-Every `Server` keeps a `Ledger` of what it acknowledged (charges and payments seen in 2xx
-responses, concerts created); `invariant_problems` checks the engineering invariants against it
+Every `Server` keeps a `Ledger` of what it acknowledged (charges, payments, holds and cancels seen
+in 2xx responses, concerts created); `invariant_problems` checks the engineering invariants against it
 (balance = charges - payments >= 0, one payment per seat, reserved seats = paid seats,
 payment amount = seat price).
 """
@@ -53,6 +53,11 @@ WAIT_TIME_RE = re.compile(r"^([1-9][0-9]*)분$")
 
 # How long "within one second" may take as seen from the test, polling included.
 WITHIN_1S = 1.5
+
+# Rounding of two of the server's millisecond timestamps compared with each other (or with the
+# clock): for checks made on the server's own times (activeUntil, expiresAt, openedAt, lastUpdated)
+# instead of the test's polling, which a busy machine slows down.
+TS_SLACK = 0.002
 
 # Sanitizer builds (`make test-asan`, `make test-tsan`): the first lines of a report in the
 # server's output (ASan, LeakSanitizer, UBSan, TSan). A report fails the test even when the process
@@ -230,6 +235,11 @@ def expect_bad_request(resp: Resp, field: str | None = None, require_field=True)
 _BALANCE_PATH = re.compile(r"^/api/users/([^/]+)/balance$")
 
 
+def _bearer(req_headers) -> str | None:
+    auth = next((v for k, v in req_headers.items() if k.lower() == "authorization"), "")
+    return auth.split(" ", 1)[1] if " " in auth else None
+
+
 class Ledger:
     """Acknowledged money and seat changes, as seen in 2xx responses (replays deduplicated)."""
 
@@ -238,6 +248,8 @@ class Ledger:
         self.token_user: dict[str, str] = {}
         self.charges: dict[str, tuple[str, int]] = {}  # transactionId -> (userId, amount)
         self.payments: dict[str, dict] = {}  # paymentId -> details
+        self.holds: dict[str, dict] = {}  # reservationId -> details of its 201 (expiresAt included)
+        self.cancelled: set[str] = set()  # reservationIds whose cancel was answered 200
         self.concerts: set[int] = set()
 
     def observe(self, method, path, req_headers, resp: Resp):
@@ -252,15 +264,25 @@ class Ledger:
                 elif method == "POST" and _BALANCE_PATH.match(p):
                     self.charges.setdefault(j["transactionId"], (j["userId"], j["chargedAmount"]))
                 elif method == "POST" and p == "/api/payments":
-                    auth = next((v for k, v in req_headers.items() if k.lower() == "authorization"), "")
-                    token = auth.split(" ", 1)[1] if " " in auth else None
                     self.payments.setdefault(j["paymentId"], {
-                        "user": self.token_user.get(token),
+                        "user": self.token_user.get(_bearer(req_headers)),
                         "reservationId": j["reservationId"],
                         "concertId": j["concertId"],
                         "seatNumber": j["seatNumber"],
                         "amount": j["amount"],
                     })
+                elif method == "POST" and p == "/api/reservations" and resp.status == 201:
+                    token = _bearer(req_headers)
+                    self.holds.setdefault(j["reservationId"], {
+                        "user": self.token_user.get(token),
+                        "token": token,
+                        "concertId": j["concertId"],
+                        "seatNumber": j["seatNumber"],
+                        "price": j["price"],
+                        "expiresAt": j["expiresAt"],
+                    })
+                elif method == "DELETE" and p.startswith("/api/reservations/"):
+                    self.cancelled.add(j["reservationId"])
                 elif method == "POST" and p == "/api/admin/concerts":
                     self.concerts.add(j["concertId"])
         except (KeyError, TypeError, IndexError):

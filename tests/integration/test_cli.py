@@ -1,6 +1,7 @@
 """Command line, environment variables, and the demo concerts."""
 import os
 import re
+import socket
 import subprocess
 import tempfile
 
@@ -8,7 +9,7 @@ import pytest
 
 import backends
 
-from support import (ADMIN_KEY, available_dates, clean_env, create_concert, day, expect, free_port,
+from support import (ADMIN_KEY, ServerError, available_dates, clean_env, create_concert, day, expect, free_port,
                      require_binary, sanitizer_report, seat_map, wait_until)
 
 FLAGS = ["--host", "--port", "--data-dir", "--max-active", "--active-ttl", "--waiting-idle-ttl",
@@ -75,10 +76,32 @@ def test_bad_address_flag_exits_2(flag, value):
         assert os.listdir(data) == [], "nothing may be created before the flags are checked"
 
 
-def test_host_localhost_listens_on_loopback(make_server):
-    # The harness connects to 127.0.0.1; the flag wins over the environment's address.
-    srv = make_server("--host", "localhost", settings="env")
+def listens(host, port) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+        return True
+    except ConnectionRefusedError:
+        return False
+
+
+def test_host_flag_wins_over_the_environment(make_server):
+    # CONCERTD_HOST names another loopback address than the flag: the server must listen on the
+    # flag's (localhost = 127.0.0.1, where the harness connects) and not on the environment's.
+    srv = make_server("--host", "localhost", settings="env", env={"CONCERTD_HOST": "127.0.0.2"}, start=False)
+    try:
+        srv.start(timeout=10)
+    except ServerError as e:
+        pytest.fail(f"no answer on 127.0.0.1 (the --host flag's localhost); CONCERTD_HOST=127.0.0.2 may "
+                    f"have won: {e}", pytrace=False)
     expect(srv.get("/healthz"), 200, status="ok")
+    assert not listens("127.0.0.2", srv.port), "listening on CONCERTD_HOST's 127.0.0.2 although --host said localhost"
+    # and without the flag, the environment's address is used
+    srv.stop()
+    srv.settings, srv.host = "env", "127.0.0.2"
+    srv.args = [a for a in srv.args if a not in ("--host", "localhost")]
+    srv.start()
+    expect(srv.get("/healthz"), 200, status="ok")
+    assert not listens("127.0.0.1", srv.port), "CONCERTD_HOST=127.0.0.2, yet listening on 127.0.0.1"
 
 
 @pytest.mark.parametrize("var,value", [("CONCERTD_HOLD_TTL", "0"), ("CONCERTD_PORT", "abc"),
