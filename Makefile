@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= 2
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps build run test unit integration chaos bench-smoke bench fuzz-build fuzz-smoke fuzz test-asan test-tsan clean
+.PHONY: all deps build run test lint format unit integration chaos bench-smoke bench fuzz-build fuzz-smoke fuzz test-asan test-tsan clean
 
 all: build
 
@@ -18,6 +18,13 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 
 run: build
 	./$(BUILD_DIR)/concertd serve
+
+# clang-format and clang-tidy (.clang-format, .clang-tidy); `make format` rewrites formatting.
+lint: deps
+	JOBS=$(JOBS) scripts/lint.sh
+
+format: deps
+	scripts/lint.sh --fix
 
 unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
@@ -124,8 +131,8 @@ bench: build
 	CONCERTD=$${CONCERTD:-$(CURDIR)/$(BUILD_DIR)/concertd} bench/run.sh
 
 clean:
-	rm -rf $(BUILD_DIR) $(FUZZ_BUILD_DIR) build-asan build-tsan
+	rm -rf $(BUILD_DIR) $(FUZZ_BUILD_DIR) build-asan build-tsan build-lint
 
 # Everything, one step after the other (the timing tests need both cores): the plain suites
 # first for fast feedback, then the fuzzers and the sanitizer builds.
-test: unit integration chaos bench-smoke fuzz-smoke test-asan test-tsan
+test: lint unit integration chaos bench-smoke fuzz-smoke test-asan test-tsan

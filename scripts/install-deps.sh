@@ -11,6 +11,8 @@ packages=(
   # libFuzzer (make fuzz-smoke): clang's -fsanitize=fuzzer,address,undefined runtimes are in
   # libclang-rt-14-dev, only recommended by clang-14 (libfuzzer-14-dev is not needed).
   clang-14 libclang-rt-14-dev
+  # make lint
+  clang-format-14 clang-tidy-14
   python3 python3-pytest python3-requests
   # make bench: the nginx reference and wrk (pgbench comes with postgresql-15), curl for setup
   nginx wrk curl

@@ -1,5 +1,6 @@
 #include "app/config.hpp"
 
+#include <algorithm>
 #include <iostream>
 #include <limits>
 #include <vector>
@@ -14,16 +15,15 @@
 
 namespace concertd {
 
-std::optional<int> parse_config(int argc, char** argv, Config& cfg) {
-  CLI::App app{"concertd: concert ticketing server"};
-  app.name("concertd");
-  auto* serve = app.add_subcommand("serve", "start the server (the default)");
-  app.require_subcommand(1);
+namespace {
 
-  const auto seconds = CLI::Range(std::int64_t{1}, std::int64_t{std::numeric_limits<std::int32_t>::max()});
-  const auto positive = CLI::Range(std::int64_t{1}, std::int64_t{std::numeric_limits<std::int32_t>::max()});
-  auto env = [](const char* name) { return std::string("CONCERTD_") + name; };
+std::string env(const char* name) { return std::string("CONCERTD_") + name; }
 
+const auto kSeconds = CLI::Range(std::int64_t{1}, std::int64_t{std::numeric_limits<std::int32_t>::max()});
+const auto kPositive = CLI::Range(std::int64_t{1}, std::int64_t{std::numeric_limits<std::int32_t>::max()});
+
+/// Where it listens and which engines it uses.
+void add_engine_options(CLI::App& serve, Config& cfg) {
   // Values a start would only refuse later (after the migrations, with exit code 1) are checked
   // here, so that a typo stops it at once with exit code 2, as any other bad flag value.
   const CLI::Validator listen_address(
@@ -40,48 +40,58 @@ std::optional<int> parse_config(int argc, char** argv, Config& cfg) {
       },
       "URL");
 
-  serve->add_option("--host", cfg.host, "listen address (an IP address, or localhost)")
+  serve.add_option("--host", cfg.host, "listen address (an IP address, or localhost)")
       ->envname(env("HOST"))
       ->check(listen_address)
       ->capture_default_str();
-  serve->add_option("--port", cfg.port, "listen port")->envname(env("PORT"))->capture_default_str();
-  serve->add_option("--data-dir", cfg.data_dir, "embedded mode: where the SQLite file lives")
+  serve.add_option("--port", cfg.port, "listen port")->envname(env("PORT"))->capture_default_str();
+  serve.add_option("--data-dir", cfg.data_dir, "embedded mode: where the SQLite file lives")
       ->envname(env("DATA_DIR"))
       ->capture_default_str();
-  serve->add_option("--postgres", cfg.postgres, "postgresql:// URI: use PostgreSQL instead of SQLite")
+  serve.add_option("--postgres", cfg.postgres, "postgresql:// URI: use PostgreSQL instead of SQLite")
       ->envname(env("POSTGRES"))
       ->check(postgres_uri);
-  serve->add_option("--redis", cfg.redis, "redis://host:port: queue, locks and caches in Redis")
+  serve.add_option("--redis", cfg.redis, "redis://host:port: queue, locks and caches in Redis")
       ->envname(env("REDIS"))
       ->check(redis_url);
-  auto* max_active = serve->add_option("--max-active", cfg.max_active,
+}
+
+/// The line's and the holds' limits. Returns --max-active's option: whether it was given decides
+/// whether it overrides the stored setting.
+CLI::Option* add_service_options(CLI::App& serve, Config& cfg) {
+  auto* max_active = serve.add_option("--max-active", cfg.max_active,
                                        "active tokens at once (a start that names it overrides the stored setting)")
                          ->envname(env("MAX_ACTIVE"))
                          ->check(CLI::Range(std::int64_t{1}, kMaxActiveLimit))
                          ->capture_default_str();
-  serve->add_option("--active-ttl", cfg.active_ttl, "seconds a token stays active")
+  serve.add_option("--active-ttl", cfg.active_ttl, "seconds a token stays active")
       ->envname(env("ACTIVE_TTL"))
-      ->check(seconds)
+      ->check(kSeconds)
       ->capture_default_str();
-  serve->add_option("--waiting-idle-ttl", cfg.waiting_idle_ttl, "seconds a waiting token lives without a poll")
+  serve.add_option("--waiting-idle-ttl", cfg.waiting_idle_ttl, "seconds a waiting token lives without a poll")
       ->envname(env("WAITING_IDLE_TTL"))
-      ->check(seconds)
+      ->check(kSeconds)
       ->capture_default_str();
-  serve->add_option("--hold-ttl", cfg.hold_ttl, "seconds a seat hold lasts")
+  serve.add_option("--hold-ttl", cfg.hold_ttl, "seconds a seat hold lasts")
       ->envname(env("HOLD_TTL"))
-      ->check(seconds)
+      ->check(kSeconds)
       ->capture_default_str();
-  serve->add_option("--max-holds-per-user", cfg.max_holds_per_user, "unexpired unpaid holds one user may have")
+  serve.add_option("--max-holds-per-user", cfg.max_holds_per_user, "unexpired unpaid holds one user may have")
       ->envname(env("MAX_HOLDS_PER_USER"))
-      ->check(positive)
+      ->check(kPositive)
       ->capture_default_str();
-  serve->add_option("--max-body", cfg.max_body, "request body limit in bytes")
+  return max_active;
+}
+
+/// The HTTP edge: keys, secrets, limits per request and per client, demo data.
+void add_edge_options(CLI::App& serve, Config& cfg) {
+  serve.add_option("--max-body", cfg.max_body, "request body limit in bytes")
       ->envname(env("MAX_BODY"))
-      ->check(positive)
+      ->check(kPositive)
       ->capture_default_str();
-  serve->add_option("--admin-key", cfg.admin_key, "key for /api/admin/* (random and printed when not given)")
+  serve.add_option("--admin-key", cfg.admin_key, "key for /api/admin/* (random and printed when not given)")
       ->envname(env("ADMIN_KEY"));
-  serve->add_option("--user-auth-secret", cfg.user_auth_secret, "check X-User-Auth signed with this secret")
+  serve.add_option("--user-auth-secret", cfg.user_auth_secret, "check X-User-Auth signed with this secret")
       ->envname(env("USER_AUTH_SECRET"));
   const CLI::Validator token_keys(
       [](std::string& text) -> std::string {
@@ -90,24 +100,27 @@ std::optional<int> parse_config(int argc, char** argv, Config& cfg) {
         return problem ? *problem : "";
       },
       "ID:SECRET,...");
-  serve->add_option("--token-keys", cfg.token_keys,
+  serve.add_option("--token-keys", cfg.token_keys,
                     "id:secret,... HMAC keys for tokens: the first signs, all verify (default: made once, kept in the store)")
       ->envname(env("TOKEN_KEYS"))
       ->check(token_keys);
-  serve->add_option("--rate-limit", cfg.rate_limit, "token issues per second per client address (0: off)")
+  serve.add_option("--rate-limit", cfg.rate_limit, "token issues per second per client address (0: off)")
       ->envname(env("RATE_LIMIT"))
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{std::numeric_limits<std::int32_t>::max()}))
       ->capture_default_str();
-  serve->add_option("--trusted-proxies", cfg.trusted_proxies, "addresses whose X-Forwarded-For names the client")
+  serve.add_option("--trusted-proxies", cfg.trusted_proxies, "addresses whose X-Forwarded-For names the client")
       ->envname(env("TRUSTED_PROXIES"));
-  serve->add_option("--max-connections", cfg.max_connections, "open connections at once")
+  serve.add_option("--max-connections", cfg.max_connections, "open connections at once")
       ->envname(env("MAX_CONNECTIONS"))
-      ->check(positive)
+      ->check(kPositive)
       ->capture_default_str();
-  serve->add_flag("--demo,!--no-demo", cfg.demo, "create three demo concerts on an empty store (default on)")
+  serve.add_flag("--demo,!--no-demo", cfg.demo, "create three demo concerts on an empty store (default on)")
       ->envname(env("DEMO"));
 
-  // `concertd` alone, or with flags only, means `concertd serve ...`.
+}
+
+/// `concertd` alone, or with flags only, means `concertd serve ...`. Reversed, as CLI11 takes it.
+std::vector<std::string> serve_args(int argc, char** argv) {
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {
     args.emplace_back(argv[i]);
@@ -115,7 +128,21 @@ std::optional<int> parse_config(int argc, char** argv, Config& cfg) {
   if (args.empty() || (args[0] != "serve" && args[0] != "--help" && args[0] != "-h")) {
     args.insert(args.begin(), "serve");
   }
-  std::reverse(args.begin(), args.end());  // CLI11 takes a reversed vector
+  std::reverse(args.begin(), args.end());
+  return args;
+}
+
+}  // namespace
+
+std::optional<int> parse_config(int argc, char** argv, Config& cfg) {
+  CLI::App app{"concertd: concert ticketing server"};
+  app.name("concertd");
+  auto* serve = app.add_subcommand("serve", "start the server (the default)");
+  app.require_subcommand(1);
+  add_engine_options(*serve, cfg);
+  CLI::Option* max_active = add_service_options(*serve, cfg);
+  add_edge_options(*serve, cfg);
+  std::vector<std::string> args = serve_args(argc, argv);
   try {
     app.parse(args);
   } catch (const CLI::CallForHelp& e) {

@@ -77,16 +77,69 @@ RoomStart room_start(const Config& cfg) {
   return start;
 }
 
+/// The store and the coordinator the flags chose, each by its own flag (--postgres, --redis),
+/// else the embedded ones. The distributed ones are started (connected) before the first request.
+struct Engines {
+  std::unique_ptr<Store> store;
+  std::unique_ptr<Coordinator> coordinator;
+  postgres::PgStore* pg = nullptr;
+  redis::RedisCoordinator* redis = nullptr;
+};
+
+/// Throws when the SQLite file cannot be opened (the distributed engines connect later, in start()).
+Engines open_engines(const Config& cfg, asio::io_context& io, const QueueLimits& limits, const Clock& clock,
+                     const ReleaseListener& on_release) {
+  Engines engines;
+  if (cfg.postgres) {
+    auto owned = std::make_unique<postgres::PgStore>(io.get_executor(), *cfg.postgres, kPostgresPoolSize, on_release);
+    engines.pg = owned.get();
+    engines.store = std::move(owned);
+  } else {
+    engines.store = std::make_unique<sqlite::SqliteStore>(
+        (std::filesystem::path(cfg.data_dir) / "concertd.db").string(), on_release);
+  }
+  if (cfg.redis) {
+    auto owned = std::make_unique<redis::RedisCoordinator>(io.get_executor(), *cfg.redis, limits, clock);
+    engines.redis = owned.get();
+    engines.coordinator = std::move(owned);
+  } else {
+    engines.coordinator = std::make_unique<MemoryCoordinator>(limits, clock);
+  }
+  return engines;
+}
+
+bool make_data_dir(const std::string& data_dir) {
+  std::error_code fs_error;
+  std::filesystem::create_directories(data_dir, fs_error);
+  if (fs_error) {
+    std::cerr << "concertd: cannot create data dir " << data_dir << ": " << fs_error.message() << "\n";
+    return false;
+  }
+  return true;
+}
+
+/// The completion of the start coroutine: a start that threw is logged and the loop stopped, so
+/// that the process exits with 1 instead of serving a half-started instance.
+auto stop_on_failed_start(asio::io_context& io, int& exit_code) {
+  return [&io, &exit_code](const std::exception_ptr& failure) {
+    if (!failure) {
+      return;
+    }
+    try {
+      std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+      spdlog::critical("start failed: {}", e.what());
+    }
+    exit_code = 1;
+    io.stop();
+  };
+}
+
 }  // namespace
 
 int serve(const Config& cfg) {
-  if (!cfg.postgres) {
-    std::error_code fs_error;
-    std::filesystem::create_directories(cfg.data_dir, fs_error);
-    if (fs_error) {
-      std::cerr << "concertd: cannot create data dir " << cfg.data_dir << ": " << fs_error.message() << "\n";
-      return 2;
-    }
+  if (!cfg.postgres && !make_data_dir(cfg.data_dir)) {
+    return 2;
   }
 
   SystemClock clock;
@@ -103,32 +156,17 @@ int serve(const Config& cfg) {
     spdlog::info("AUTO_RELEASE reservation={} concert={} seat={} user={} reason=EXPIRED", hold.id, hold.concert_id,
                  hold.seat_number, hold.user_id);
   };
-  std::unique_ptr<Store> store_owner;
-  postgres::PgStore* pg = nullptr;
-  if (cfg.postgres) {
-    auto owned = std::make_unique<postgres::PgStore>(io.get_executor(), *cfg.postgres, kPostgresPoolSize, on_release);
-    pg = owned.get();
-    store_owner = std::move(owned);
-  } else {
-    try {
-      store_owner = std::make_unique<sqlite::SqliteStore>(
-          (std::filesystem::path(cfg.data_dir) / "concertd.db").string(), on_release);
-    } catch (const std::exception& e) {
-      std::cerr << "concertd: cannot open the store in " << cfg.data_dir << ": " << e.what() << "\n";
-      return 1;
-    }
+  Engines engines;
+  try {
+    engines = open_engines(cfg, io, limits, clock, on_release);
+  } catch (const std::exception& e) {
+    std::cerr << "concertd: cannot open the store in " << cfg.data_dir << ": " << e.what() << "\n";
+    return 1;
   }
-  std::unique_ptr<Coordinator> coordinator_owner;
-  redis::RedisCoordinator* rc = nullptr;
-  if (cfg.redis) {
-    auto owned = std::make_unique<redis::RedisCoordinator>(io.get_executor(), *cfg.redis, limits, clock);
-    rc = owned.get();
-    coordinator_owner = std::move(owned);
-  } else {
-    coordinator_owner = std::make_unique<MemoryCoordinator>(limits, clock);
-  }
-  Store& store = *store_owner;
-  Coordinator& coordinator = *coordinator_owner;
+  postgres::PgStore* const pg = engines.pg;
+  redis::RedisCoordinator* const rc = engines.redis;
+  Store& store = *engines.store;
+  Coordinator& coordinator = *engines.coordinator;
 
   const std::string admin_key = cfg.admin_key.value_or(random_base64url(24));
   if (!cfg.admin_key) {
@@ -158,17 +196,7 @@ int serve(const Config& cfg) {
                      cfg.postgres ? "postgresql" : "sqlite in " + cfg.data_dir, cfg.redis ? "redis" : "in process");
         application.start_background_jobs(co_await asio::this_coro::executor);
       },
-      [&](std::exception_ptr failure) {
-        if (failure) {
-          try {
-            std::rethrow_exception(failure);
-          } catch (const std::exception& e) {
-            spdlog::critical("start failed: {}", e.what());
-          }
-          exit_code = 1;
-          io.stop();
-        }
-      });
+      stop_on_failed_start(io, exit_code));
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int sig) {

@@ -158,6 +158,10 @@ class Rush {
                             active, position};
   }
 
+  // Over 70 lines: one fan's journey from token to payment in the order the diagrams draw it, each
+  // step reading what the previous one left in the fan's state. The load generator's, not the
+  // server's; to be split into steps with the bench's next change.
+  // NOLINTNEXTLINE(readability-function-size)
   Task<void> fan(std::size_t i) {
     Fan& f = _fans[i];
     f.user = "bench-r-" + _shard.shared.run_id + "-" + std::to_string(i);
@@ -348,6 +352,9 @@ class Rush {
 
 }  // namespace
 
+// Over 70 lines: the rush's setup (concert, prices, fans), run and checks in one reading order;
+// the load generator's, to be split with its next change.
+// NOLINTNEXTLINE(readability-function-size)
 void scenario_rush(Shared& shared, Outcome& out) {
   const auto& cfg = shared.cfg;
   const std::int64_t seat_count = cfg.seat_count.value_or(50);

@@ -49,7 +49,7 @@ struct ErrorDetail {
 class ClientError : public std::runtime_error {
  public:
   ClientError(ErrorCode code, std::string message, std::vector<ErrorDetail> details = {})
-      : std::runtime_error(std::move(message)), _code(code), _details(std::move(details)) {}
+      : std::runtime_error(message), _code(code), _details(std::move(details)) {}
 
   ErrorCode code() const { return _code; }
   const std::vector<ErrorDetail>& details() const { return _details; }

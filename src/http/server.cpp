@@ -96,6 +96,40 @@ Task<void> reply_and_close(Connection& c, Clock::duration timeout, Response r) {
   }
 }
 
+/// Reads until `parser` has framed one request (or refused it). Between requests a connection
+/// may idle; the header's clock starts with its first byte and runs to its end, the body's from
+/// there to its end: set once per stage, never pushed back by a slow trickle of bytes. NeedMore:
+/// the peer went away, or the watchdog closed the socket.
+Task<Framing> read_request(Connection& c, beast::flat_buffer& buffer, RequestParser& parser,
+                           const ServerLimits& limits) {
+  if (buffer.size() == 0) {
+    c.expires_after(limits.idle_timeout);
+    auto [read_ec, n] = co_await c.socket.async_read_some(buffer.prepare(kReadChunk), kNoThrow);
+    if (read_ec) {
+      co_return Framing::NeedMore;
+    }
+    buffer.commit(n);
+  }
+  parser.header_limit(static_cast<std::uint32_t>(limits.max_header));
+  parser.body_limit(limits.max_body);
+  c.expires_after(limits.header_timeout);
+  bool in_body = false;
+  Framing framing = frame_buffered(parser, buffer);
+  while (framing == Framing::NeedMore) {
+    if (!in_body && parser.is_header_done()) {
+      in_body = true;
+      c.expires_after(limits.body_timeout);
+    }
+    auto [read_ec, n] = co_await c.socket.async_read_some(buffer.prepare(kReadChunk), kNoThrow);
+    if (read_ec) {
+      break;
+    }
+    buffer.commit(n);
+    framing = frame_buffered(parser, buffer);
+  }
+  co_return framing;
+}
+
 Task<void> session(tcp::socket socket, const Router& router, Metrics& metrics, ServerLimits limits) {
   beast::error_code ec;
   const auto remote = socket.remote_endpoint(ec);
@@ -111,37 +145,10 @@ Task<void> session(tcp::socket socket, const Router& router, Metrics& metrics, S
   std::string out;            // the response being written; its capacity is reused
   VerifiedTokenMemo token_memo;
   for (;;) {
-    if (buffer.size() == 0) {
-      // Between requests a connection may idle; the header clock starts with the first byte.
-      c->expires_after(limits.idle_timeout);
-      auto [read_ec, n] = co_await c->socket.async_read_some(buffer.prepare(kReadChunk), kNoThrow);
-      if (read_ec) {
-        break;
-      }
-      buffer.commit(n);
-    }
     RequestParser parser;
-    parser.header_limit(static_cast<std::uint32_t>(limits.max_header));
-    parser.body_limit(limits.max_body);
-    // The header's clock runs from its first byte to its end, the body's from there to its end:
-    // set once per stage, never pushed back by a slow trickle of bytes.
-    c->expires_after(limits.header_timeout);
-    bool in_body = false;
-    Framing framing = frame_buffered(parser, buffer);
-    while (framing == Framing::NeedMore) {
-      if (!in_body && parser.is_header_done()) {
-        in_body = true;
-        c->expires_after(limits.body_timeout);
-      }
-      auto [read_ec, n] = co_await c->socket.async_read_some(buffer.prepare(kReadChunk), kNoThrow);
-      if (read_ec) {
-        break;  // the peer went away, or the watchdog closed the socket
-      }
-      buffer.commit(n);
-      framing = frame_buffered(parser, buffer);
-    }
+    const Framing framing = co_await read_request(*c, buffer, parser, limits);
     if (framing == Framing::NeedMore) {
-      break;
+      break;  // the peer went away, or the watchdog closed the socket
     }
     std::optional<Response> refusal = framing_refusal(framing, parser, router);
     if (refusal) {

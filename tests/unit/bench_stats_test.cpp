@@ -41,7 +41,7 @@ TEST(BenchHistogram, WideRangeKeepsRelativeError) {
   }
   std::sort(values.begin(), values.end());
   for (double p : {10.0, 50.0, 90.0, 99.0, 99.9}) {
-    const auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * values.size()));
+    const auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(values.size())));
     const double truth = static_cast<double>(values[rank - 1]);
     EXPECT_NEAR(h.percentile(p), truth, truth * h.relative_error() + 1e-9) << p;
   }
