@@ -16,7 +16,8 @@ namespace {
 /// A typical token: a 9-character generated key id, a 44-character token id (12 hex time digits and
 /// 32 base64url), a 13-digit time and a 12-character user id.
 TokenClaims typical_claims() {
-  return TokenClaims{"019abc0123ffAbCdEfGhIjKlMnOpQrStUvWxYz-_0123", "user-1234567", from_millis(1'748'532'900'123), ""};
+  return TokenClaims{"019abc0123ffAbCdEfGhIjKlMnOpQrStUvWxYz-_0123", "user-1234567", from_millis(1'748'532'900'123),
+                     ""};
 }
 
 const TokenSigner& signer() {

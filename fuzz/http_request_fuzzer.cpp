@@ -27,14 +27,15 @@
 #include <string>
 #include <string_view>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/json.hpp>
-#include <spdlog/spdlog.h>
 
+#include "../tests/unit/test_support.hpp"
 #include "adapters/memory/memory_coordinator.hpp"
 #include "adapters/sqlite/sqlite_store.hpp"
 #include "app/application.hpp"
@@ -43,7 +44,6 @@
 #include "http/codec.hpp"
 #include "http/dispatch.hpp"
 #include "http/server.hpp"
-#include "../tests/unit/test_support.hpp"
 
 namespace {
 
@@ -53,9 +53,9 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 namespace json = boost::json;
 
-constexpr std::size_t kReadChunk = 4096;        // as server.cpp reads its socket
-constexpr int kMaxRequestsPerInput = 64;         // bounds one input's work
-constexpr Millis kTimePerInput{100};             // holds (300 s) expire every 3000 inputs
+constexpr std::size_t kReadChunk = 4096;  // as server.cpp reads its socket
+constexpr int kMaxRequestsPerInput = 64;  // bounds one input's work
+constexpr Millis kTimePerInput{100};      // holds (300 s) expire every 3000 inputs
 constexpr int kSlots = 4;
 const std::string kAdminKey = "fuzz-admin-key";
 
@@ -63,10 +63,10 @@ const std::string kAdminKey = "fuzz-admin-key";
   std::fprintf(stderr, "\n*** property violated: %s\n", what);
   if (request) {
     std::fprintf(stderr, "request: %s %s\n  authorization=%s idempotency-key=%s admin-key=%s\n  body(%zu)=%.*s\n",
-                 request->method.c_str(), request->path.c_str(),
-                 request->authorization.value_or("<none>").c_str(), request->idempotency_key.value_or("<none>").c_str(),
-                 request->admin_key.value_or("<none>").c_str(), request->body.size(),
-                 static_cast<int>(std::min<std::size_t>(request->body.size(), 2000)), request->body.data());
+                 request->method.c_str(), request->path.c_str(), request->authorization.value_or("<none>").c_str(),
+                 request->idempotency_key.value_or("<none>").c_str(), request->admin_key.value_or("<none>").c_str(),
+                 request->body.size(), static_cast<int>(std::min<std::size_t>(request->body.size(), 2000)),
+                 request->body.data());
   }
   if (response) {
     std::fprintf(stderr, "response: %d %s\n  %.*s\n", response->status, response->content_type.c_str(),
@@ -223,9 +223,8 @@ class World {
   /// What the server answers on a framing error before closing: a body over the limit is a
   /// route error (405 with Allow) or 413; anything else the parser refused is 400.
   static void check_refusal(http::Framing framing, const http::Response& r) {
-    const bool expected = framing == http::Framing::TooLarge
-                              ? (r.status == 404 || r.status == 405 || r.status == 413)
-                              : r.status == 400;
+    const bool expected =
+        framing == http::Framing::TooLarge ? (r.status == 404 || r.status == 405 || r.status == 413) : r.status == 400;
     if (!expected) {
       fail("framing error answered with an unexpected status", nullptr, &r);
     }
@@ -247,7 +246,8 @@ class World {
     parser.body_limit(wire.size());
     boost::system::error_code ec;
     const std::size_t used = parser.put(boost::asio::buffer(wire), ec);
-    if (ec || !parser.is_done() || used != wire.size() || parser.get().result_int() != static_cast<unsigned>(r.status) ||
+    if (ec || !parser.is_done() || used != wire.size() ||
+        parser.get().result_int() != static_cast<unsigned>(r.status) ||
         parser.get().body() != (head ? std::string() : r.body)) {
       fail("the serialized response does not parse back to itself", nullptr, &r);
     }

@@ -1,7 +1,7 @@
 #include "app/application.hpp"
 
-#include <boost/asio.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/asio.hpp>
 
 namespace concertd {
 
@@ -64,7 +64,8 @@ asio::awaitable<void> seed_demo(ConcertService& concerts, Store& store, const Cl
     }
     draft.prices = std::move(prices);
     const ConcertId id = co_await concerts.create(std::move(draft));
-    spdlog::info("demo concert {} created: {} on {}", id, d.title, format_date(Date{today.days_since_epoch + d.days_ahead}));
+    spdlog::info("demo concert {} created: {} on {}", id, d.title,
+                 format_date(Date{today.days_since_epoch + d.days_ahead}));
   }
 }
 
@@ -84,10 +85,18 @@ Application::Application(Store& store, Coordinator& coordinator, const Clock& cl
       _idempotency(store, coordinator, clock),
       _expiry(store, clock),
       _edge(std::move(edge)),
-      _app{_queue, _room, _concerts, _reservations, _balances, _payments, _idempotency, metrics, _edge, clock,
-           std::move(admin_key), [this]() -> asio::awaitable<bool> {
-             co_return co_await _store.ping() && co_await _coordinator.ping();
-           }} {
+      _app{_queue,
+           _room,
+           _concerts,
+           _reservations,
+           _balances,
+           _payments,
+           _idempotency,
+           metrics,
+           _edge,
+           clock,
+           std::move(admin_key),
+           [this]() -> asio::awaitable<bool> { co_return co_await _store.ping() && co_await _coordinator.ping(); }} {
   http::add_queue_routes(_router, _app);
   http::add_concert_routes(_router, _app);
   http::add_reservation_routes(_router, _app);
@@ -112,12 +121,14 @@ void Application::start_background_jobs(const asio::any_io_executor& executor) {
                  asio::detached);
   asio::co_spawn(executor, every(kRoomRefreshEvery, "waiting room settings", [this] { return _room.refresh(); }),
                  asio::detached);
-  asio::co_spawn(executor, every(kReleaseEvery, "release expired holds", [this]() -> asio::awaitable<void> {
-                   co_await _expiry.run_once();
-                 }), asio::detached);
-  asio::co_spawn(executor, every(Millis{kPurgeEvery}, "purge", [this]() -> asio::awaitable<void> {
-                   co_await _store.purge(_clock.now() - kPurgeAge);
-                 }), asio::detached);
+  asio::co_spawn(
+      executor,
+      every(kReleaseEvery, "release expired holds", [this]() -> asio::awaitable<void> { co_await _expiry.run_once(); }),
+      asio::detached);
+  asio::co_spawn(executor,
+                 every(Millis{kPurgeEvery}, "purge",
+                       [this]() -> asio::awaitable<void> { co_await _store.purge(_clock.now() - kPurgeAge); }),
+                 asio::detached);
 }
 
 asio::awaitable<void> Application::run_jobs_once() {

@@ -35,9 +35,7 @@ void add_engine_options(CLI::App& serve, Config& cfg) {
       "ADDRESS");
   const CLI::Validator postgres_uri([](std::string& uri) { return postgres::uri_problem(uri); }, "URI");
   const CLI::Validator redis_url(
-      [](std::string& url) -> std::string {
-        return redis::parse_url(url) ? "" : "not a redis://host[:port][/db] URL";
-      },
+      [](std::string& url) -> std::string { return redis::parse_url(url) ? "" : "not a redis://host[:port][/db] URL"; },
       "URL");
 
   serve.add_option("--host", cfg.host, "listen address (an IP address, or localhost)")
@@ -59,8 +57,9 @@ void add_engine_options(CLI::App& serve, Config& cfg) {
 /// The line's and the holds' limits. Returns --max-active's option: whether it was given decides
 /// whether it overrides the stored setting.
 CLI::Option* add_service_options(CLI::App& serve, Config& cfg) {
-  auto* max_active = serve.add_option("--max-active", cfg.max_active,
-                                       "active tokens at once (a start that names it overrides the stored setting)")
+  auto* max_active = serve
+                         .add_option("--max-active", cfg.max_active,
+                                     "active tokens at once (a start that names it overrides the stored setting)")
                          ->envname(env("MAX_ACTIVE"))
                          ->check(CLI::Range(std::int64_t{1}, kMaxActiveLimit))
                          ->capture_default_str();
@@ -100,8 +99,10 @@ void add_edge_options(CLI::App& serve, Config& cfg) {
         return problem ? *problem : "";
       },
       "ID:SECRET,...");
-  serve.add_option("--token-keys", cfg.token_keys,
-                    "id:secret,... HMAC keys for tokens: the first signs, all verify (default: made once, kept in the store)")
+  serve
+      .add_option(
+          "--token-keys", cfg.token_keys,
+          "id:secret,... HMAC keys for tokens: the first signs, all verify (default: made once, kept in the store)")
       ->envname(env("TOKEN_KEYS"))
       ->check(token_keys);
   serve.add_option("--rate-limit", cfg.rate_limit, "token issues per second per client address (0: off)")
@@ -116,7 +117,6 @@ void add_edge_options(CLI::App& serve, Config& cfg) {
       ->capture_default_str();
   serve.add_flag("--demo,!--no-demo", cfg.demo, "create three demo concerts on an empty store (default on)")
       ->envname(env("DEMO"));
-
 }
 
 /// `concertd` alone, or with flags only, means `concertd serve ...`. Reversed, as CLI11 takes it.

@@ -6,15 +6,15 @@
 #include <filesystem>
 #include <iostream>
 
-#include <boost/asio.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/asio.hpp>
 
 #include "adapters/memory/memory_coordinator.hpp"
 #include "adapters/postgres/pg_store.hpp"
 #include "adapters/redis/redis_coordinator.hpp"
 #include "adapters/sqlite/sqlite_store.hpp"
-#include "domain/random.hpp"
 #include "app/application.hpp"
+#include "domain/random.hpp"
 #include "http/server.hpp"
 
 namespace concertd {
@@ -57,7 +57,8 @@ std::int64_t fit_descriptor_limit(std::int64_t max_connections) {
     setrlimit(RLIMIT_NOFILE, &limit);
     getrlimit(RLIMIT_NOFILE, &limit);
   }
-  const auto fits = static_cast<std::int64_t>(limit.rlim_cur > kSpareDescriptors ? limit.rlim_cur - kSpareDescriptors : 1);
+  const auto fits =
+      static_cast<std::int64_t>(limit.rlim_cur > kSpareDescriptors ? limit.rlim_cur - kSpareDescriptors : 1);
   if (fits < max_connections) {
     spdlog::warn("descriptor limit {} allows only {} connections (--max-connections {})", limit.rlim_cur, fits,
                  max_connections);

@@ -71,8 +71,8 @@ std::string json_user_body(std::string_view user) {
   return body;
 }
 
-Task<std::optional<TokenAnswer>> issue_token(Shard& shard, HttpConnection& conn, std::string_view user,
-                                             StepStats* step, std::string& why) {
+Task<std::optional<TokenAnswer>> issue_token(Shard& shard, HttpConnection& conn, std::string_view user, StepStats* step,
+                                             std::string& why) {
   const std::string body = json_user_body(user);
   const RequestHeaders headers;
   Exchange ex;
@@ -108,8 +108,8 @@ Task<std::int64_t> create_concert(Shard& shard, HttpConnection& conn, std::int64
     why = "the run would create more than " + std::to_string(kMaxConcerts) + " concerts";
     co_return 0;
   }
-  json::object req{{"title", "bench " + shard.shared.run_id}, {"venue", "bench hall"}, {"date", "2030-01-01"},
-                   {"seatCount", seats}};
+  json::object req{
+      {"title", "bench " + shard.shared.run_id}, {"venue", "bench hall"}, {"date", "2030-01-01"}, {"seatCount", seats}};
   if (prices.empty()) {
     req["price"] = kBenchPrice;
   } else {

@@ -42,8 +42,8 @@ struct TokenAnswer {
 std::string json_user_body(std::string_view user);
 
 /// Issues a token for `user`; nullopt (with `why`) when the answer is not 201/200.
-Task<std::optional<TokenAnswer>> issue_token(Shard& shard, HttpConnection& conn, std::string_view user,
-                                             StepStats* step, std::string& why);
+Task<std::optional<TokenAnswer>> issue_token(Shard& shard, HttpConnection& conn, std::string_view user, StepStats* step,
+                                             std::string& why);
 
 /// Creates a concert dated 2030-01-01; 0 (with `why`) on failure.
 Task<std::int64_t> create_concert(Shard& shard, HttpConnection& conn, std::int64_t seats,

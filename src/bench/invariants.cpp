@@ -60,8 +60,8 @@ void check_seats(const std::vector<PaymentFact>& payments, const std::vector<Sea
     const std::int64_t paid = paid_per_concert[m.concert_id];
     if (m.reserved != paid) {
       add(report, "reserved_count",
-          "concert " + std::to_string(m.concert_id) + ": " + std::to_string(m.reserved) + " seats reserved on the map, " +
-              std::to_string(paid) + " payments acknowledged");
+          "concert " + std::to_string(m.concert_id) + ": " + std::to_string(m.reserved) +
+              " seats reserved on the map, " + std::to_string(paid) + " payments acknowledged");
     }
   }
 }
@@ -134,10 +134,11 @@ void check_fifo(const std::vector<TokenFact>& tokens, InvariantReport& report) {
     for (const auto& o : fan.observations) {
       if (!o.active && o.sent_us > t_b) {
         add(report, "fifo",
-            fan.user_id + " (issued at +" + std::to_string(fan.issue_received_us / 1000) + " ms) still waiting at position " +
-                std::to_string(o.position) + " in a poll sent at +" + std::to_string(o.sent_us / 1000) + " ms, after " +
-                tokens[b].user_id + " (issued later, at +" + std::to_string(tokens[b].issue_sent_us / 1000) +
-                " ms) was active at +" + std::to_string(t_b / 1000) + " ms");
+            fan.user_id + " (issued at +" + std::to_string(fan.issue_received_us / 1000) +
+                " ms) still waiting at position " + std::to_string(o.position) + " in a poll sent at +" +
+                std::to_string(o.sent_us / 1000) + " ms, after " + tokens[b].user_id + " (issued later, at +" +
+                std::to_string(tokens[b].issue_sent_us / 1000) + " ms) was active at +" + std::to_string(t_b / 1000) +
+                " ms");
         break;
       }
     }

@@ -10,8 +10,8 @@ namespace concertd::bench {
 
 Task<void> load_worker(Shard& shard, Workload& workload, std::size_t worker, LoadPlan plan) {
   Clock::time_point next = plan.first_send;
-  const auto interval = plan.interval_s ? duration_cast<Clock::duration>(duration<double>(*plan.interval_s))
-                                        : Clock::duration::zero();
+  const auto interval =
+      plan.interval_s ? duration_cast<Clock::duration>(duration<double>(*plan.interval_s)) : Clock::duration::zero();
   /// Bounded by the clock: no request is started after load_end.
   for (;;) {
     if (shard.shared.stop.load(std::memory_order_relaxed)) {
@@ -58,7 +58,8 @@ void drive(Shared& shared, LoadRun& run, Workload& workload, Clock::time_point l
       LoadPlan plan{load_start, load_end, std::nullopt, load_start};
       if (cfg.rate) {
         plan.interval_s = static_cast<double>(cfg.concurrency) / *cfg.rate;
-        plan.first_send = load_start + duration_cast<Clock::duration>(duration<double>(static_cast<double>(w) / *cfg.rate));
+        plan.first_send =
+            load_start + duration_cast<Clock::duration>(duration<double>(static_cast<double>(w) / *cfg.rate));
       }
       asio::co_spawn(shard.io, load_worker(shard, workload, w, plan), [&shared](std::exception_ptr e) {
         if (e) {

@@ -56,7 +56,8 @@ class FixedGetWorkload final : public Workload {
 /// A fresh userId per request: `token`.
 class TokenWorkload final : public Workload {
  public:
-  explicit TokenWorkload(std::size_t workers) : _conns(workers), _exchanges(workers), _bodies(workers), _sent(workers) {}
+  explicit TokenWorkload(std::size_t workers)
+      : _conns(workers), _exchanges(workers), _bodies(workers), _sent(workers) {}
 
   void attach(Shard& shard, const std::vector<std::size_t>& workers) {
     _stats = &shard.rec.step("token");
@@ -146,7 +147,11 @@ constexpr std::int64_t kHoldsPerHolder = 4;
 class HoldsWorkload final : public Workload {
  public:
   explicit HoldsWorkload(std::size_t workers, std::vector<std::string> tokens)
-      : _tokens(std::move(tokens)), _conns(workers), _exchanges(workers), _seats(workers), _held(workers, 0),
+      : _tokens(std::move(tokens)),
+        _conns(workers),
+        _exchanges(workers),
+        _seats(workers),
+        _held(workers, 0),
         _users(workers, 0) {}
 
   void attach(Shard& shard, const std::vector<std::size_t>& workers) {
@@ -166,8 +171,8 @@ class HoldsWorkload final : public Workload {
       }
     }
     if (_held[worker] >= kHoldsPerHolder) {
-      const std::string user = "bench-h-" + shard.shared.run_id + "-" + std::to_string(worker) + "-" +
-                               std::to_string(++_users[worker]);
+      const std::string user =
+          "bench-h-" + shard.shared.run_id + "-" + std::to_string(worker) + "-" + std::to_string(++_users[worker]);
       std::string why;
       const auto token = co_await issue_token(shard, *_conns[worker], user, _token_stats, why);
       if (!token || token->status != "active") {
@@ -211,7 +216,8 @@ class HoldsWorkload final : public Workload {
 /// hold: `payments`. Each step has its own rate; `pay` is the payments per second.
 class PaymentsWorkload final : public Workload {
  public:
-  explicit PaymentsWorkload(std::size_t workers) : _conns(workers), _exchanges(workers), _seats(workers), _cycles(workers) {}
+  explicit PaymentsWorkload(std::size_t workers)
+      : _conns(workers), _exchanges(workers), _seats(workers), _cycles(workers) {}
 
   void attach(Shard& shard, const std::vector<std::size_t>& workers) {
     _token = &shard.rec.step("token");

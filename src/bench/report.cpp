@@ -128,7 +128,8 @@ std::string percentile_chart(const Recorder& rec) {
   };
   std::string svg = "<svg xmlns='http://www.w3.org/2000/svg' width='" + fixed(width, 0) + "' height='" +
                     fixed(height, 0) + "' font-family='sans-serif' font-size='11'>";
-  svg += "<text x='" + fixed(left, 0) + "' y='14' font-weight='bold'>latency percentiles per step (ms, log scale)</text>";
+  svg +=
+      "<text x='" + fixed(left, 0) + "' y='14' font-weight='bold'>latency percentiles per step (ms, log scale)</text>";
   for (int d = 0; d <= static_cast<int>(decades); ++d) {
     const double v = low * std::pow(10.0, d);
     const double y = y_of(v);
@@ -141,9 +142,9 @@ std::string percentile_chart(const Recorder& rec) {
     for (std::size_t i = 0; i < ps.size(); ++i) {
       const double v = ms(s->latency().percentile(ps[i]));
       const double y = y_of(v);
-      svg += "<rect x='" + fixed(x + 22 * static_cast<double>(i), 1) + "' y='" + fixed(y, 1) +
-             "' width='18' height='" + fixed(top + plot_h - y, 1) + "' fill='" + kColors[i] + "'><title>" +
-             escape_html(s->name()) + " " + names[i] + ": " + fixed(v, 3) + " ms</title></rect>";
+      svg += "<rect x='" + fixed(x + 22 * static_cast<double>(i), 1) + "' y='" + fixed(y, 1) + "' width='18' height='" +
+             fixed(top + plot_h - y, 1) + "' fill='" + kColors[i] + "'><title>" + escape_html(s->name()) + " " +
+             names[i] + ": " + fixed(v, 3) + " ms</title></rect>";
     }
     svg += "<text x='" + fixed(x, 1) + "' y='" + fixed(height - 22, 0) + "'>" + escape_html(s->name()) + "</text>";
     x += group_w;
@@ -202,14 +203,17 @@ json::value to_json(const RunResult& r) {
       step["by_code"] = std::move(by_code);
       step["rate_per_s"] = s->rate(seconds);
       const Histogram& h = s->latency();
-      step["latency_ms"] = json::object{{"p50", ms(h.percentile(50))},   {"p90", ms(h.percentile(90))},
-                                        {"p99", ms(h.percentile(99))},   {"p999", ms(h.percentile(99.9))},
-                                        {"max", ms(static_cast<double>(h.max()))}, {"mean", ms(h.mean())}};
+      step["latency_ms"] = json::object{{"p50", ms(h.percentile(50))},
+                                        {"p90", ms(h.percentile(90))},
+                                        {"p99", ms(h.percentile(99))},
+                                        {"p999", ms(h.percentile(99.9))},
+                                        {"max", ms(static_cast<double>(h.max()))},
+                                        {"mean", ms(h.mean())}};
       json::array series;
       for (std::size_t i = 0; i < s->series().size(); ++i) {
         const auto& slot = s->series()[i];
-        series.push_back(json::object{{"t", i}, {"ok", slot.ok}, {"errors", slot.errors},
-                                      {"p99_ms", ms(slot.latency.percentile(99))}});
+        series.push_back(json::object{
+            {"t", i}, {"ok", slot.ok}, {"errors", slot.errors}, {"p99_ms", ms(slot.latency.percentile(99))}});
       }
       step["series"] = std::move(series);
       steps[s->name()] = std::move(step);
@@ -257,8 +261,9 @@ std::string to_html(const RunResult& r) {
   html += "<pre>" + escape_html(json::serialize(r.config)) + "</pre>";
   if (r.recorder != nullptr) {
     const double seconds = r.recorder->measured_seconds();
-    html += "<table><tr><th>step</th><th>ok</th><th>errors</th><th>rate/s</th><th>p50 ms</th><th>p90 ms</th><th>p99 "
-            "ms</th><th>p99.9 ms</th><th>max ms</th><th>mean ms</th><th>by status</th><th>by code</th></tr>";
+    html +=
+        "<table><tr><th>step</th><th>ok</th><th>errors</th><th>rate/s</th><th>p50 ms</th><th>p90 ms</th><th>p99 "
+        "ms</th><th>p99.9 ms</th><th>max ms</th><th>mean ms</th><th>by status</th><th>by code</th></tr>";
     for (const auto& s : r.recorder->steps()) {
       const Histogram& h = s->latency();
       std::string statuses;

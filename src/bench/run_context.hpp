@@ -60,7 +60,7 @@ struct Shared {
   std::atomic<const char*> phase{"setup"};
   std::atomic<std::int64_t> concerts_created{0};
   std::mutex mutex;
-  std::string fatal;  ///< guarded by mutex; the first reason the run cannot go on
+  std::string fatal;               ///< guarded by mutex; the first reason the run cannot go on
   std::vector<std::string> notes;  ///< guarded by mutex
 
   void fail(const std::string& why) {
@@ -98,9 +98,8 @@ struct Shard {
   }
 
   /// Sends one request and counts it in `step` (when given); latency from `started`.
-  Task<void> call(HttpConnection& conn, StepStats* step, Method method, std::string_view target,
-                  std::string_view body, const RequestHeaders& headers, int ok_status, Clock::time_point started,
-                  Exchange& ex);
+  Task<void> call(HttpConnection& conn, StepStats* step, Method method, std::string_view target, std::string_view body,
+                  const RequestHeaders& headers, int ok_status, Clock::time_point started, Exchange& ex);
 
   Task<void> sleep_until(Clock::time_point t);
 };

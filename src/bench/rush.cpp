@@ -80,8 +80,12 @@ struct Fan {
 class Rush {
  public:
   Rush(Shard& shard, std::int64_t concert, std::int64_t fans, Clock::time_point deadline)
-      : _shard(shard), _pool(shard, static_cast<std::size_t>(shard.shared.cfg.concurrency)), _concert(concert),
-        _fans(static_cast<std::size_t>(fans)), _deadline(deadline), _rng(std::random_device{}()) {
+      : _shard(shard),
+        _pool(shard, static_cast<std::size_t>(shard.shared.cfg.concurrency)),
+        _concert(concert),
+        _fans(static_cast<std::size_t>(fans)),
+        _deadline(deadline),
+        _rng(std::random_device{}()) {
     _token = &shard.rec.step("token");
     _status = &shard.rec.step("status");
     _seats = &shard.rec.step("seats");
@@ -199,8 +203,8 @@ class Rush {
         end(i, FanEnd::failed, "deadline while waiting");
         co_return;
       }
-      const auto pause = duration_cast<Clock::duration>(
-          duration<double>(std::max(0.05, static_cast<double>(poll_after) * scale)));
+      const auto pause =
+          duration_cast<Clock::duration>(duration<double>(std::max(0.05, static_cast<double>(poll_after) * scale)));
       co_await _shard.sleep_until(std::min(Clock::now() + pause, _deadline));
       if (_all_reserved) {
         end(i, FanEnd::sold_out);
@@ -388,7 +392,8 @@ void scenario_rush(Shared& shared, Outcome& out) {
     }
   }
   const auto start = Clock::now();
-  const auto deadline = start + duration_cast<Clock::duration>(duration<double>(cfg.arrival_s)) + kRushDeadlineAfterArrivals;
+  const auto deadline =
+      start + duration_cast<Clock::duration>(duration<double>(cfg.arrival_s)) + kRushDeadlineAfterArrivals;
   Shard shard(shared, start, Clock::time_point::max());
   shared.phase = "rush";
   Rush rush(shard, concert, fans, deadline);

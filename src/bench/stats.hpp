@@ -108,8 +108,7 @@ class Recorder {
  public:
   static constexpr std::size_t kMaxSteps = 16;
 
-  Recorder(Clock::time_point measure_start, Clock::time_point measure_end)
-      : _start(measure_start), _end(measure_end) {}
+  Recorder(Clock::time_point measure_start, Clock::time_point measure_end) : _start(measure_start), _end(measure_end) {}
 
   /// The step of that name, created on first use. The reference stays valid for the recorder's
   /// life (steps are never removed; at most kMaxSteps of them).

@@ -41,7 +41,8 @@ class Waiting {
         continue;
       }
       if (t->status == "waiting") {
-        pollers.push_back(Poller{t->token, std::max(0.05, static_cast<double>(t->poll_after) * _shard.shared.cfg.poll_scale)});
+        pollers.push_back(
+            Poller{t->token, std::max(0.05, static_cast<double>(t->poll_after) * _shard.shared.cfg.poll_scale)});
       } else {
         ++_active_at_issue;
       }

@@ -17,6 +17,6 @@ namespace concertd::detail {
 /// is added and not handled, and this marks what happens if a stored value is none of them.
 #define CONCERTD_UNREACHABLE(meaning) ::concertd::detail::assertion_failed("unreachable", meaning, __FILE__, __LINE__)
 
-#define CONCERTD_ASSERT(condition, meaning)                                                                       \
-  (static_cast<bool>(condition) ? static_cast<void>(0)                                                          \
+#define CONCERTD_ASSERT(condition, meaning)            \
+  (static_cast<bool>(condition) ? static_cast<void>(0) \
                                 : ::concertd::detail::assertion_failed(#condition, meaning, __FILE__, __LINE__))

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <vector>
 
-#include <boost/json.hpp>
 #include <openssl/sha.h>
+#include <boost/json.hpp>
 
 namespace concertd {
 namespace {

@@ -278,8 +278,8 @@ std::string key_list_problem(const std::vector<TokenKey>& keys) {
       return item_message(i + 1, problem);
     }
     if (keys[i].secret.size() < kMinSecretLength) {
-      return item_message(i + 1, "a secret of " + std::to_string(keys[i].secret.size()) +
-                                     " bytes; at least 16 are needed");
+      return item_message(i + 1,
+                          "a secret of " + std::to_string(keys[i].secret.size()) + " bytes; at least 16 are needed");
     }
     if (keys[i].secret.find(',') != std::string::npos) {
       return item_message(i + 1, "a ',' in its secret");
@@ -444,7 +444,7 @@ std::string TokenSigner::sign(const TokenClaims& claims) const {
   const auto millis_end = std::to_chars(digits.data(), digits.data() + digits.size(), ms).ptr;
   const std::string_view millis(digits.data(), static_cast<std::size_t>(millis_end - digits.data()));
   const std::array<std::string_view, kPayloadFields> fields{kPayloadVersion, key.id, claims.token_id, millis,
-                                                             claims.user_id};
+                                                            claims.user_id};
   std::size_t payload_length = kPayloadFields - 1;
   for (const auto field : fields) {
     payload_length += field.size();
@@ -454,7 +454,8 @@ std::string TokenSigner::sign(const TokenClaims& claims) const {
     throw std::invalid_argument("TokenSigner::sign: the token would be over 256 characters");
   }
   // A token within the limit has a payload within kMaxPayloadBytes: the limit was derived that way.
-  CONCERTD_ASSERT(payload_length <= kMaxPayloadBytes, "a token within the length limit has a payload within the buffer");
+  CONCERTD_ASSERT(payload_length <= kMaxPayloadBytes,
+                  "a token within the length limit has a payload within the buffer");
 
   std::array<unsigned char, kMaxPayloadBytes> payload{};
   std::size_t n = 0;
@@ -497,8 +498,7 @@ std::optional<TokenClaims> TokenSigner::verify(std::string_view token) const {
   if (!payload_length) {
     return std::nullopt;
   }
-  const auto fields =
-      parse_payload(std::string_view(reinterpret_cast<const char*>(payload.data()), *payload_length));
+  const auto fields = parse_payload(std::string_view(reinterpret_cast<const char*>(payload.data()), *payload_length));
   if (!fields) {
     return std::nullopt;
   }

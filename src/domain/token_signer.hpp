@@ -25,9 +25,9 @@ struct TokenKey {
 /// error. A secret may hold ':' (the id ends at the first). Messages name items by position and
 /// never quote a secret (they end up in logs).
 std::variant<std::vector<TokenKey>, std::string> parse_token_keys(std::string_view text);
-/// The inverse, for keeping generated keys in the store: "id:secret,..." (secrets must then be printable: see make_token_key).
-/// Throws std::invalid_argument for a key that would not parse back the same: a bad id, a secret
-/// under 16 bytes, with a ',' or a byte outside printable ASCII or a blank at its end, an empty list.
+/// The inverse, for keeping generated keys in the store: "id:secret,..." (secrets must then be printable: see
+/// make_token_key). Throws std::invalid_argument for a key that would not parse back the same: a bad id, a secret under
+/// 16 bytes, with a ',' or a byte outside printable ASCII or a blank at its end, an empty list.
 std::string format_token_keys(const std::vector<TokenKey>& keys);
 /// A fresh key for a store that has none: id "k" + 8 random hex digits, secret 43 base64url chars of 32 CSPRNG bytes.
 TokenKey make_token_key();

@@ -57,8 +57,7 @@ Digest rank_of(std::string_view seed, std::string_view id) {
   unsigned int length = 0;
   const bool ok = EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
                   EVP_DigestUpdate(ctx, seed.data(), seed.size()) == 1 && EVP_DigestUpdate(ctx, ":", 1) == 1 &&
-                  EVP_DigestUpdate(ctx, id.data(), id.size()) == 1 &&
-                  EVP_DigestFinal_ex(ctx, out.data(), &length) == 1;
+                  EVP_DigestUpdate(ctx, id.data(), id.size()) == 1 && EVP_DigestFinal_ex(ctx, out.data(), &length) == 1;
   EVP_MD_CTX_free(ctx);
   if (!ok || length != out.size()) {
     throw std::runtime_error("sha256 failed");

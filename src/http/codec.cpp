@@ -206,6 +206,20 @@ std::optional<std::int64_t> integer_field(const json::object& obj, std::string_v
 
 namespace {
 
+/// A member name as written between its quotes, decoded: an escaped key ("seat\u004eumber")
+/// names the same member as the plain one.
+std::string decoded_key(std::string_view raw) {
+  std::string key(raw);
+  if (key.find('\\') != std::string::npos) {
+    boost::system::error_code ec;
+    const json::value decoded = json::parse("\"" + key + "\"", ec);
+    if (!ec && decoded.is_string()) {
+      key = std::string(decoded.get_string());
+    }
+  }
+  return key;
+}
+
 /// The raw text of the value of top-level member `key` of a JSON object text (the last one when
 /// the key repeats), for a body that already parsed. Bounded by the body's length.
 std::optional<std::string_view> raw_member(std::string_view text, std::string_view key) {
@@ -236,15 +250,7 @@ std::optional<std::string_view> raw_member(std::string_view text, std::string_vi
     }
     const std::size_t key_start = i + 1;
     skip_string();
-    std::string this_key(text.substr(key_start, i - 1 - key_start));
-    if (this_key.find('\\') != std::string::npos) {
-      // An escaped key ("seat\u004eumber") names the same member once decoded.
-      boost::system::error_code ec;
-      const json::value decoded = json::parse("\"" + this_key + "\"", ec);
-      if (!ec && decoded.is_string()) {
-        this_key = std::string(decoded.get_string());
-      }
-    }
+    const std::string this_key = decoded_key(text.substr(key_start, i - 1 - key_start));
     skip_ws();
     ++i;  // ':'
     skip_ws();
@@ -269,7 +275,8 @@ std::optional<std::string_view> raw_member(std::string_view text, std::string_vi
       ++i;
     }
     std::string_view value = text.substr(value_start, i - value_start);
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t' || value.back() == '\n' || value.back() == '\r')) {
+    while (!value.empty() &&
+           (value.back() == ' ' || value.back() == '\t' || value.back() == '\n' || value.back() == '\r')) {
       value.remove_suffix(1);
     }
     if (this_key == key) {
@@ -363,8 +370,12 @@ json::object to_json(const Reservation& r) {
 }
 
 json::object to_json(const PaymentReceipt& p) {
-  return {{"paymentId", p.payment_id}, {"reservationId", p.reservation_id}, {"concertId", p.concert_id},
-          {"seatNumber", p.seat_number}, {"amount", p.amount},             {"status", "CONFIRMED"},
+  return {{"paymentId", p.payment_id},
+          {"reservationId", p.reservation_id},
+          {"concertId", p.concert_id},
+          {"seatNumber", p.seat_number},
+          {"amount", p.amount},
+          {"status", "CONFIRMED"},
           {"balanceAfter", p.balance_after}};
 }
 

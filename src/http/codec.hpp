@@ -69,7 +69,6 @@ std::optional<WideInteger> wide_integer_field(const boost::json::object& obj, co
 std::int64_t require_integer(const boost::json::object& obj, std::string_view name);
 std::string require_string(const boost::json::object& obj, std::string_view name);
 
-
 /// Percent-decodes a path segment; nullopt for a malformed escape.
 std::optional<std::string> percent_decode(std::string_view segment);
 

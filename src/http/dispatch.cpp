@@ -3,9 +3,9 @@
 #include <iterator>
 #include <string_view>
 
+#include <spdlog/spdlog.h>
 #include <boost/beast/core/string.hpp>
 #include <boost/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include "domain/errors.hpp"
 #include "domain/validation.hpp"

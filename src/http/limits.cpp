@@ -58,7 +58,8 @@ bool RateLimiter::allow(const std::string& client, Timestamp now, std::int64_t& 
     b.tokens -= 1.0;
     return true;
   }
-  retry_after_seconds = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil((1.0 - b.tokens) / static_cast<double>(_rate))));
+  retry_after_seconds =
+      std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil((1.0 - b.tokens) / static_cast<double>(_rate))));
   return false;
 }
 

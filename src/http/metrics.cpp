@@ -65,8 +65,8 @@ std::string Metrics::render(const QueueStats& queue) const {
   for (const auto& [route, series] : _routes) {
     for (const auto& [key, count] : series.requests) {
       const auto& [method, status] = key;
-      out += "concertd_http_requests_total{route=\"" + route + "\",method=\"" + std::string(method) +
-             "\",status=\"" + std::to_string(status) + "\"} " + std::to_string(count) + "\n";
+      out += "concertd_http_requests_total{route=\"" + route + "\",method=\"" + std::string(method) + "\",status=\"" +
+             std::to_string(status) + "\"} " + std::to_string(count) + "\n";
     }
   }
   out += "# HELP concertd_http_request_duration_seconds Request latency by route.\n";

@@ -17,7 +17,7 @@ namespace concertd::http {
 class Metrics {
  public:
   static constexpr std::array<double, 13> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                      0.1,    0.25,  0.5,    1.0,   2.5,   5.0};
+                                                      0.1,    0.25,  0.5,    1.0,   2.5,  5.0};
 
   void observe(std::string_view route, const std::string& method, int status, double seconds);
   void count_hold() { _holds.fetch_add(1, std::memory_order_relaxed); }

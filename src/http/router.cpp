@@ -40,14 +40,17 @@ PathSegments split_path(std::string_view path) {
   }
 }
 
-bool is_param(const std::string& segment) { return segment.size() > 2 && segment.front() == '{' && segment.back() == '}'; }
+bool is_param(const std::string& segment) {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
 
 }  // namespace
 
 void Router::add(std::string method, std::string pattern, Handler handler) {
   const PathSegments split = split_path(pattern);
   CONCERTD_ASSERT(split.valid, "a route pattern starts with '/' and has at most 8 segments");
-  std::vector<std::string> segments(split.parts.begin(), split.parts.begin() + static_cast<std::ptrdiff_t>(split.count));
+  std::vector<std::string> segments(split.parts.begin(),
+                                    split.parts.begin() + static_cast<std::ptrdiff_t>(split.count));
   for (const auto& route : _routes) {
     // Two handlers for one method and path: the second would never run. Parameter names do not
     // count: /a/{x} and /a/{y} are the same route.

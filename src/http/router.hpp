@@ -12,9 +12,9 @@ namespace concertd::http {
 using Handler = std::function<Task<Response>(Request&)>;
 
 struct RouteMatch {
-  const Handler* handler = nullptr;  // null: not found or method not allowed
+  const Handler* handler = nullptr;    // null: not found or method not allowed
   const std::string* route = nullptr;  // the pattern, the metrics label; null: no path matched
-  std::string allow;                 // for 405: methods of the path, comma-separated
+  std::string allow;                   // for 405: methods of the path, comma-separated
 };
 
 class Router {

@@ -2,15 +2,15 @@
 
 #include <vector>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <spdlog/spdlog.h>
 
 #include "domain/errors.hpp"
 #include "domain/token_signer.hpp"
-#include "http/codec.hpp"
 #include "http/beast_message.hpp"
+#include "http/codec.hpp"
 #include "http/dispatch.hpp"
 
 namespace concertd::http {
@@ -137,9 +137,9 @@ Task<void> session(tcp::socket socket, const Router& router, Metrics& metrics, S
   auto c = std::make_shared<Connection>(std::move(socket));
   const WatchdogStop stop{*c};
   c->expires_after(limits.idle_timeout);
-  const Clock::duration shortest = std::min({Clock::duration(limits.header_timeout),
-                                             Clock::duration(limits.body_timeout),
-                                             Clock::duration(limits.idle_timeout)});
+  const Clock::duration shortest =
+      std::min({Clock::duration(limits.header_timeout), Clock::duration(limits.body_timeout),
+                Clock::duration(limits.idle_timeout)});
   asio::co_spawn(c->socket.get_executor(), watch(c, shortest), asio::detached);
   beast::flat_buffer buffer;  // bounded by the parser's header and body limits
   std::string out;            // the response being written; its capacity is reused
@@ -188,7 +188,8 @@ struct ConnectionGate {
 };
 
 Task<void> accept_loop(tcp::acceptor acceptor, const Router& router, Metrics& metrics, ServerLimits limits) {
-  auto gate = std::make_shared<ConnectionGate>(acceptor.get_executor(), std::max<std::int64_t>(1, limits.max_connections));
+  auto gate =
+      std::make_shared<ConnectionGate>(acceptor.get_executor(), std::max<std::int64_t>(1, limits.max_connections));
   for (;;) {
     while (gate->open >= gate->max) {
       // Not accepting: further clients wait in the kernel's listen backlog.

@@ -3,8 +3,8 @@
 // connection answered in order (keep-alive and pipelining), strict framing and timeouts.
 #include <chrono>
 #include <cstddef>
-#include <memory>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <boost/asio/io_context.hpp>

@@ -27,7 +27,7 @@ struct Request {
   std::optional<std::string> admin_key;
   std::optional<std::string> user_auth;
   std::optional<std::string> forwarded_for;
-  std::vector<std::string> path_params;  // filled by the router, in pattern order, still encoded
+  std::vector<std::string> path_params;     // filled by the router, in pattern order, still encoded
   VerifiedTokenMemo* token_memo = nullptr;  // the connection's, set by the server
 };
 
@@ -35,8 +35,8 @@ struct Response {
   int status = 200;
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // beyond Content-Type
-  std::string_view content_type = "application/json";  // a literal: outlives the response
-  bool close = false;  // close the connection after this response
+  std::string_view content_type = "application/json";        // a literal: outlives the response
+  bool close = false;                                        // close the connection after this response
 };
 
 }  // namespace concertd::http

@@ -14,9 +14,7 @@ class Clock {
 
 class SystemClock final : public Clock {
  public:
-  Timestamp now() const override {
-    return std::chrono::time_point_cast<Millis>(std::chrono::system_clock::now());
-  }
+  Timestamp now() const override { return std::chrono::time_point_cast<Millis>(std::chrono::system_clock::now()); }
 };
 
 }  // namespace concertd

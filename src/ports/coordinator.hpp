@@ -111,10 +111,10 @@ class Coordinator {
   virtual void configure(const RoomSettings& room) = 0;
   /// Claims the due opening (`configure`d opensAt passed, not opened yet): closes the pre-queue,
   /// reserves its block of sequence numbers and keeps `seed` (the configured claim's seed and
-  /// block instead, when it is this opening's: its claimer stopped before writing the opening). Exactly one caller across the
-  /// instances gets a claim; an opening whose claimer has not finished within kOpeningLease is
-  /// handed out again, with the same seed, block and ids, so the result is the same. Nullopt when
-  /// nothing is due or another caller holds it. No admission happens while an opening is claimed.
+  /// block instead, when it is this opening's: its claimer stopped before writing the opening). Exactly one caller
+  /// across the instances gets a claim; an opening whose claimer has not finished within kOpeningLease is handed out
+  /// again, with the same seed, block and ids, so the result is the same. Nullopt when nothing is due or another caller
+  /// holds it. No admission happens while an opening is claimed.
   virtual Task<std::optional<OpeningClaim>> claim_opening(Timestamp now, std::string seed) = 0;
   /// Places a slice of the draw: ordered_ids[i] waits at seq first_seq + i (ids no longer in the
   /// pre-queue are skipped). Slices come in order; `last` ends the opening. Safe to repeat.

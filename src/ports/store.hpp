@@ -39,7 +39,7 @@ struct HoldRequest {
 struct HoldOutcome {
   enum class Kind { Held, ConcertNotFound, SeatNotFound, HoldLimitExceeded, AlreadyAssigned };
   Kind kind = Kind::Held;
-  Reservation reservation;                   // when Held
+  Reservation reservation;                        // when Held
   std::optional<std::string> own_reservation_id;  // AlreadyAssigned by the asker's own hold
 };
 

@@ -28,8 +28,7 @@ Task<ChargeReceipt> BalanceService::charge(const std::string& user_id, Money amo
   const Timestamp now = _clock.now();
   // Named first: GCC 12 destroys a temporary argument of a co_awaited call twice.
   ChargeRequest request{user_id, amount, kBalanceCap, random_id("txn-", now), now, std::move(stamp)};
-  ChargeOutcome outcome =
-      co_await _store.charge(std::move(request));
+  ChargeOutcome outcome = co_await _store.charge(std::move(request));
   switch (outcome.kind) {
     case ChargeOutcome::Kind::Charged:
       co_return outcome.receipt;

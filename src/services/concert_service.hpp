@@ -14,7 +14,7 @@ namespace concertd {
 struct ConcertDraft {
   std::string title;
   std::string venue;
-  std::string date;                  // YYYY-MM-DD
+  std::string date;  // YYYY-MM-DD
   std::optional<std::int64_t> seat_count;
   std::optional<Money> price;
   std::optional<std::vector<Money>> prices;
@@ -41,7 +41,7 @@ class ConcertService {
   const Clock& _clock;
   std::mutex _mutex;
   std::optional<std::pair<Timestamp, std::vector<ConcertSummary>>> _listing;  // (expires, value)
-  std::unordered_map<ConcertId, ConcertInfo> _known;  // concerts never change once created
+  std::unordered_map<ConcertId, ConcertInfo> _known;                          // concerts never change once created
 };
 
 }  // namespace concertd

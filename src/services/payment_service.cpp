@@ -29,8 +29,8 @@ Task<PaymentReceipt> PaymentService::pay(const TokenView& token, const std::stri
       try {
         co_await _coordinator.spend(token.id, now);
       } catch (const Unavailable& e) {
-        spdlog::warn("payment {} committed, token not marked spent in the coordinator: {}",
-                     outcome.receipt.payment_id, e.what());
+        spdlog::warn("payment {} committed, token not marked spent in the coordinator: {}", outcome.receipt.payment_id,
+                     e.what());
       }
       co_return outcome.receipt;
     case PaymentOutcome::Kind::InvalidReservation:

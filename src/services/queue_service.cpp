@@ -75,7 +75,8 @@ std::string QueueService::verified_id(std::string_view token, VerifiedTokenMemo*
   return std::move(claims->token_id);
 }
 
-QueueTicket QueueService::ticket_of(const TokenView& token, bool created, const std::optional<QueueStats>& stats) const {
+QueueTicket QueueService::ticket_of(const TokenView& token, bool created,
+                                    const std::optional<QueueStats>& stats) const {
   QueueTicket ticket{token, {}, created, std::nullopt, std::nullopt, 1};
   if (token.state == TokenState::Waiting) {
     ticket.wait = estimate(token.position, stats.value());
@@ -119,7 +120,8 @@ Task<QueueTicket> QueueService::issue(const std::string& user_id) {
   QueueTicket ticket = ticket_of(result.token, result.created, stats);
   // Signed on every issue, a repeated one too: a fan whose token was signed with a retired key
   // (or came before tokens were signed) gets the same place back under the current key.
-  ticket.signed_token = _signer.value().sign(TokenClaims{result.token.id, result.token.user_id, result.token.issued_at, {}});
+  ticket.signed_token =
+      _signer.value().sign(TokenClaims{result.token.id, result.token.user_id, result.token.issued_at, {}});
   co_return ticket;
 }
 

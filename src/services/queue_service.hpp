@@ -85,7 +85,7 @@ class QueueService {
   ServiceConfig _config;
   WaitingRoom& _room;
   std::optional<TokenSigner> _signer;
-  std::uint64_t _keys_generation = 0;  // counts key loads; a memo from another load is not trusted
+  std::uint64_t _keys_generation = 0;   // counts key loads; a memo from another load is not trusted
   std::vector<UnsavedChange> _unsaved;  // in the order the line made them
 };
 

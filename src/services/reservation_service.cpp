@@ -9,9 +9,7 @@
 namespace concertd {
 namespace {
 
-ClientError reservation_not_found() {
-  return ClientError(ErrorCode::ReservationNotFound, "예약을 찾을 수 없습니다");
-}
+ClientError reservation_not_found() { return ClientError(ErrorCode::ReservationNotFound, "예약을 찾을 수 없습니다"); }
 
 }  // namespace
 
@@ -19,8 +17,7 @@ ReservationService::ReservationService(Store& store, Coordinator& coordinator, C
                                        const Clock& clock, const ServiceConfig& config)
     : _store(store), _coordinator(coordinator), _concerts(concerts), _clock(clock), _config(config) {}
 
-Task<Reservation> ReservationService::hold(const std::string& user_id, ConcertId concert_id,
-                                           std::int64_t seat_number) {
+Task<Reservation> ReservationService::hold(const std::string& user_id, ConcertId concert_id, std::int64_t seat_number) {
   const ConcertInfo concert = co_await _concerts.info(concert_id);
   if (seat_number < 1 || seat_number > concert.seat_count) {
     throw ClientError(ErrorCode::SeatNotFound, "좌석을 찾을 수 없습니다");
@@ -34,8 +31,8 @@ Task<Reservation> ReservationService::hold(const std::string& user_id, ConcertId
   HoldOutcome outcome;
   std::exception_ptr failure;
   try {
-    HoldRequest request{reservation_id, user_id,          concert_id, seat, now, now + _config.hold_ttl,
-                        _config.max_holds_per_user};
+    HoldRequest request{
+        reservation_id, user_id, concert_id, seat, now, now + _config.hold_ttl, _config.max_holds_per_user};
     outcome = co_await _store.hold_seat(std::move(request));
   } catch (...) {
     failure = std::current_exception();

@@ -4,11 +4,11 @@
 #include <chrono>
 #include <unordered_map>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 namespace concertd {
 namespace {
@@ -155,8 +155,8 @@ Task<void> WaitingRoom::open_if_due() {
 }
 
 Task<void> WaitingRoom::place_restored(std::vector<TokenRecord>& tokens) {
-  const bool any = std::any_of(tokens.begin(), tokens.end(),
-                               [](const TokenRecord& t) { return t.state == TokenState::PreQueue; });
+  const bool any =
+      std::any_of(tokens.begin(), tokens.end(), [](const TokenRecord& t) { return t.state == TokenState::PreQueue; });
   if (!any || !_settings.opened_for) {
     co_return;
   }

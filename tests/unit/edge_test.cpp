@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
+#include "domain/assert.hpp"
 #include "domain/errors.hpp"
 #include "http/limits.hpp"
-#include "domain/assert.hpp"
 #include "http/router.hpp"
 
 namespace concertd::http {

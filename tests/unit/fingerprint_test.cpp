@@ -10,7 +10,8 @@ namespace {
 std::string fp(const char* text) { return body_fingerprint(boost::json::parse(text)); }
 
 TEST(Fingerprint, KeyOrderAndSpacingDoNotMatter) {
-  EXPECT_EQ(fp(R"({"amount":100000,"note":{"b":1,"a":[1,2]}})"), fp(R"({ "note" : {"a":[1, 2],"b":1}, "amount": 100000 })"));
+  EXPECT_EQ(fp(R"({"amount":100000,"note":{"b":1,"a":[1,2]}})"),
+            fp(R"({ "note" : {"a":[1, 2],"b":1}, "amount": 100000 })"));
   EXPECT_EQ(canonical_json(boost::json::parse(R"({"b":1,"a":2})")), R"({"a":2,"b":1})");
 }
 

@@ -238,10 +238,11 @@ TEST_F(QueueTest, RestoreWithGapsOutOfOrderAndLongIds) {
   EXPECT_EQ(queue.find_now("t1000", clock.now(), true)->position, 2);
   TokenRecord fresh{"t1001", "u1001", 0, TokenState::Waiting, clock.now(), std::nullopt, std::nullopt};
   EXPECT_EQ(queue.issue_now(fresh, clock.now()).token.seq, 1001);
-  EXPECT_EQ(queue.issue_now({"other", long_user, 0, TokenState::Waiting, clock.now(), std::nullopt, std::nullopt},
-                            clock.now())
-                .token.id,
-            long_id);
+  EXPECT_EQ(
+      queue
+          .issue_now({"other", long_user, 0, TokenState::Waiting, clock.now(), std::nullopt, std::nullopt}, clock.now())
+          .token.id,
+      long_id);
 
   queue.tick_now(clock.now());  // one free slot: the head goes in
   EXPECT_EQ(queue.find_now(long_id, clock.now(), true)->state, TokenState::Active);
@@ -259,8 +260,13 @@ TEST(QueueMemory, AHundredThousandTokensAdmittedOrDroppedLeaveNothingBehind) {
   constexpr int kTokens = 100'000;
   std::vector<std::string> active;
   for (int i = 0; i < kTokens; ++i) {
-    TokenRecord candidate{"token-" + std::to_string(i), "user-" + std::to_string(i), 0, TokenState::Waiting,
-                          clock.now(), std::nullopt, std::nullopt};
+    TokenRecord candidate{"token-" + std::to_string(i),
+                          "user-" + std::to_string(i),
+                          0,
+                          TokenState::Waiting,
+                          clock.now(),
+                          std::nullopt,
+                          std::nullopt};
     const auto issued = queue.issue_now(candidate, clock.now());
     ASSERT_EQ(issued.token.seq, i + 1);
     if (issued.token.state == TokenState::Active) {

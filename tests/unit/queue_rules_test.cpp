@@ -29,7 +29,7 @@ TEST(WaitEstimate, UsesTheOutflowCapWhenItIsLowerThanTheRate) {
   capped.admit_per_minute = 60;  // but the operator lets in one a second
   EXPECT_EQ(estimate_wait(120, capped).seconds, 120);
   EXPECT_EQ(estimate_wait(120, capped).poll_after_seconds, 12);  // the poll interval follows
-  capped.admit_per_minute = 6000;  // a cap above the rate changes nothing
+  capped.admit_per_minute = 6000;                                // a cap above the rate changes nothing
   EXPECT_EQ(estimate_wait(120, capped).seconds, 12);
   QueuePace steady = pace(0);  // steady state 100 / 600 s, capped at 6 a minute
   steady.admit_per_minute = 6;
@@ -41,13 +41,13 @@ TEST(PreQueuePoll, HalfTheTimeLeftWithinTheLinesBounds) {
   EXPECT_EQ(pre_queue_poll_seconds(now, now + Seconds{10}, Seconds{300}), 5);
   EXPECT_EQ(pre_queue_poll_seconds(now, now + Seconds{3600}, Seconds{300}), 30);
   EXPECT_EQ(pre_queue_poll_seconds(now, now + Seconds{3600}, Seconds{30}), 10);  // a third of the idle ttl
-  EXPECT_EQ(pre_queue_poll_seconds(now, now - Seconds{1}, Seconds{300}), 1);      // opening under way
+  EXPECT_EQ(pre_queue_poll_seconds(now, now - Seconds{1}, Seconds{300}), 1);     // opening under way
 }
 
 TEST(WaitEstimate, RoundsUpAndIsAtLeastOneMinute) {
   EXPECT_EQ(estimate_wait(1, pace(60)).seconds, 1);
   EXPECT_EQ(estimate_wait(1, pace(60)).text, "1분");
-  EXPECT_EQ(estimate_wait(61, pace(60)).text, "2분");  // 61 s
+  EXPECT_EQ(estimate_wait(61, pace(60)).text, "2분");     // 61 s
   EXPECT_EQ(estimate_wait(7, pace(0, 3, 1)).seconds, 3);  // ceil(7 * 1 / 3)
 }
 

@@ -30,8 +30,8 @@ TEST(RedisUrl, BracketedIpv6) {
 }
 
 TEST(RedisUrl, RejectsWhatItCannotHonour) {
-  for (const char* bad : {"http://h:1", "redis://", "redis://:6379", "redis://h:0", "redis://h:70000",
-                          "redis://h:port", "redis://h:1/x", "redis://h:1/-1", "redis://u:p@h:1", "redis://[::1"}) {
+  for (const char* bad : {"http://h:1", "redis://", "redis://:6379", "redis://h:0", "redis://h:70000", "redis://h:port",
+                          "redis://h:1/x", "redis://h:1/-1", "redis://u:p@h:1", "redis://[::1"}) {
     EXPECT_FALSE(parse_url(bad)) << bad;
   }
 }

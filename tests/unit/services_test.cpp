@@ -25,7 +25,8 @@ std::vector<TokenKey> test_keys() { return {TokenKey{"test", "0123456789abcdef01
 struct Line {
   Line(boost::asio::io_context& io, Store& store, Coordinator& coordinator, const Clock& clock,
        const ServiceConfig& config)
-      : room(store, coordinator, clock, RoomSettings{config.max_active}), queue(store, coordinator, clock, config, room) {
+      : room(store, coordinator, clock, RoomSettings{config.max_active}),
+        queue(store, coordinator, clock, config, room) {
     run(io, queue.load_token_keys(test_keys()));
   }
   WaitingRoom room;
@@ -71,7 +72,9 @@ class ServicesTest : public ::testing::Test {
 
   TokenView active_token(const std::string& user) { return await(queue.issue(user)).token; }
   /// The bearer token a fan holds for `token`.
-  std::string bearer(const TokenView& token) const { return signer.sign({token.id, token.user_id, token.issued_at, {}}); }
+  std::string bearer(const TokenView& token) const {
+    return signer.sign({token.id, token.user_id, token.issued_at, {}});
+  }
 
   boost::asio::io_context io;
   FakeClock clock;
@@ -227,8 +230,10 @@ TEST_F(ServicesTest, IdempotencyKeyReplaysTheRecordedSuccessAndRefusesAnotherBod
   const auto recorded = await(keys.claim("alice", stamp));
   ASSERT_TRUE(recorded);
   EXPECT_EQ(*recorded, receipt.transaction_id);
-  EXPECT_EQ(error_of(keys.claim("alice", IdempotencyStamp{"key-1", "charge", "fp-b"})), ErrorCode::IdempotencyKeyReused);
-  EXPECT_EQ(error_of(keys.claim("alice", IdempotencyStamp{"key-1", "payment", "fp-a"})), ErrorCode::IdempotencyKeyReused);
+  EXPECT_EQ(error_of(keys.claim("alice", IdempotencyStamp{"key-1", "charge", "fp-b"})),
+            ErrorCode::IdempotencyKeyReused);
+  EXPECT_EQ(error_of(keys.claim("alice", IdempotencyStamp{"key-1", "payment", "fp-a"})),
+            ErrorCode::IdempotencyKeyReused);
   // Another user's key space is separate.
   EXPECT_EQ(await(keys.claim("bob", stamp)), std::nullopt);
   // While a request holds the key, another gets 409.
@@ -298,7 +303,7 @@ TEST_F(HeldBackChangesTest, AChangeWaitsForItsTokensInsert) {
   TokenRecord late = admit_unstored(line, small);
   EXPECT_FALSE(stored(late.id));
   clock.advance(Millis{100});
-  run(io, line.tick());  // still not stored: held back again
+  run(io, line.tick());             // still not stored: held back again
   run(io, store.save_token(late));  // the other instance's insert commits, as WAITING
   run(io, line.tick());
   const auto now_stored = stored(late.id);

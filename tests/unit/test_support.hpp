@@ -24,8 +24,7 @@ class FakeClock final : public Clock {
 
 /// A fresh directory under the system's temporary one, removed with everything in it.
 struct TempDir {
-  std::filesystem::path path =
-      std::filesystem::temp_directory_path() / ("concertd-test-" + random_base64url(9));
+  std::filesystem::path path = std::filesystem::temp_directory_path() / ("concertd-test-" + random_base64url(9));
   TempDir() { std::filesystem::create_directories(path); }
   ~TempDir() { std::filesystem::remove_all(path); }
   TempDir(const TempDir&) = delete;

@@ -49,9 +49,8 @@ std::string b64url(std::string_view bytes) {
 std::string reference_mac(std::string_view secret, std::string_view text) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  const unsigned char* done =
-      HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const unsigned char*>(text.data()),
-           text.size(), mac, &length);
+  const unsigned char* done = HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+                                   reinterpret_cast<const unsigned char*>(text.data()), text.size(), mac, &length);
   EXPECT_NE(done, nullptr);
   EXPECT_EQ(length, 32u);
   return b64url(std::string_view(reinterpret_cast<const char*>(mac), length));
@@ -63,8 +62,8 @@ std::string craft(std::string_view secret, std::string_view payload) {
   return text + "." + reference_mac(secret, text);
 }
 
-TokenClaims claims(std::string token_id = "019abc0123ffAbCdEfGhIjKlMnOpQrStUvWxYz-_0123", std::string user_id = "user-1@x.io",
-                   std::int64_t ms = 1'748'532'900'123) {
+TokenClaims claims(std::string token_id = "019abc0123ffAbCdEfGhIjKlMnOpQrStUvWxYz-_0123",
+                   std::string user_id = "user-1@x.io", std::int64_t ms = 1'748'532'900'123) {
   return TokenClaims{std::move(token_id), std::move(user_id), from_millis(ms), "ignored"};
 }
 
@@ -150,8 +149,8 @@ TEST(TokenSigner, MalformedTokensAreRefused) {
     EXPECT_FALSE(signer.verify(token.substr(0, n)).has_value()) << "truncated to " << n;
   }
   EXPECT_FALSE(signer.verify(token.substr(1)).has_value());
-  EXPECT_FALSE(signer.verify(token.substr(dot)).has_value());          // no payload
-  EXPECT_FALSE(signer.verify(token.substr(0, dot + 1)).has_value());   // no signature
+  EXPECT_FALSE(signer.verify(token.substr(dot)).has_value());                             // no payload
+  EXPECT_FALSE(signer.verify(token.substr(0, dot + 1)).has_value());                      // no signature
   EXPECT_FALSE(signer.verify(token.substr(0, dot) + token.substr(dot + 1)).has_value());  // no dot
   EXPECT_FALSE(signer.verify(token + ".").has_value());
   EXPECT_FALSE(signer.verify(token + "." + token.substr(dot + 1)).has_value());  // two dots
@@ -185,19 +184,43 @@ TEST(TokenSigner, SignedPayloadsWithBadFieldsAreRefused) {
   ASSERT_TRUE(signer.verify(craft(kKeyA.secret, "t1|a|tok_-9Z|1700000000000|u.s_e@r-1")).has_value());
   const std::string long_tok(65, 't');
   const std::string long_user(65, 'u');
-  const std::vector<std::string> bad_payloads{
-           "", "t1", "t1|a|tok|1", "t1|a|tok|1|user|extra", "t1|a|tok|1|user|", "t2|a|tok|1|user", "T1|a|tok|1|user",
-           "|t1|a|tok|1|user", "t1||tok|1|user", "t1|a||1|user", "t1|a|tok||user", "t1|a|tok|1|", "t1|a|tok|-5|user",
-           "t1|a|tok|+5|user", "t1|a|tok|05|user", "t1|a|tok|1.5|user", "t1|a|tok|1e3|user", "t1|a|tok| 1|user",
-           "t1|a|tok|9223372036854775808|user", "t1|a|tok|99999999999999999999|user", "t1|a|to.k|1|user",
-           "t1|a|to=k|1|user", "t1|a|tok|1|us er", "t1|a|tok|1|us/er", "t1|a|tok|1|user\n", "t1 |a|tok|1|user",
-           "t1|a |tok|1|user", "t1|a|tok|1|" + long_user, "t1|a|" + long_tok + "|1|user", std::string("t1|a|tok|1|u\0", 13),
-           std::string("t1|a|tok|1|\xc3\xa9", 13)};
+  const std::vector<std::string> bad_payloads{"",
+                                              "t1",
+                                              "t1|a|tok|1",
+                                              "t1|a|tok|1|user|extra",
+                                              "t1|a|tok|1|user|",
+                                              "t2|a|tok|1|user",
+                                              "T1|a|tok|1|user",
+                                              "|t1|a|tok|1|user",
+                                              "t1||tok|1|user",
+                                              "t1|a||1|user",
+                                              "t1|a|tok||user",
+                                              "t1|a|tok|1|",
+                                              "t1|a|tok|-5|user",
+                                              "t1|a|tok|+5|user",
+                                              "t1|a|tok|05|user",
+                                              "t1|a|tok|1.5|user",
+                                              "t1|a|tok|1e3|user",
+                                              "t1|a|tok| 1|user",
+                                              "t1|a|tok|9223372036854775808|user",
+                                              "t1|a|tok|99999999999999999999|user",
+                                              "t1|a|to.k|1|user",
+                                              "t1|a|to=k|1|user",
+                                              "t1|a|tok|1|us er",
+                                              "t1|a|tok|1|us/er",
+                                              "t1|a|tok|1|user\n",
+                                              "t1 |a|tok|1|user",
+                                              "t1|a |tok|1|user",
+                                              "t1|a|tok|1|" + long_user,
+                                              "t1|a|" + long_tok + "|1|user",
+                                              std::string("t1|a|tok|1|u\0", 13),
+                                              std::string("t1|a|tok|1|\xc3\xa9", 13)};
   for (const auto& payload : bad_payloads) {
     EXPECT_FALSE(signer.verify(craft(kKeyA.secret, payload)).has_value()) << payload;
   }
   // The edges that are allowed.
-  EXPECT_TRUE(signer.verify(craft(kKeyA.secret, "t1|a|" + std::string(64, 't') + "|9223372036854775807|u")).has_value());
+  EXPECT_TRUE(
+      signer.verify(craft(kKeyA.secret, "t1|a|" + std::string(64, 't') + "|9223372036854775807|u")).has_value());
   EXPECT_TRUE(signer.verify(craft(kKeyA.secret, "t1|a|t|0|" + std::string(64, 'u'))).has_value());
 }
 
@@ -220,8 +243,8 @@ TEST(TokenSigner, LargestClaimsFitIn256Characters) {
   // rather than hand out a token verify would refuse, and verify refuses one made by hand.
   const auto too_long = claims(std::string(64, 'T'), std::string(64, 'U'), 1'748'532'900'123);
   EXPECT_THROW((void)signer.sign(too_long), std::invalid_argument);
-  const std::string crafted =
-      craft(kKeyA.secret, "t1|" + std::string(16, 'K') + "|" + std::string(64, 'T') + "|1748532900123|" + std::string(64, 'U'));
+  const std::string crafted = craft(kKeyA.secret, "t1|" + std::string(16, 'K') + "|" + std::string(64, 'T') +
+                                                      "|1748532900123|" + std::string(64, 'U'));
   EXPECT_GT(crafted.size(), 256u);
   EXPECT_FALSE(signer.verify(crafted).has_value());
 }
@@ -280,11 +303,11 @@ TEST(TokenKeys, RefusesMalformedListsWithAMessage) {
   for (int i = 0; i < 17; ++i) {
     seventeen += (i > 0 ? "," : "") + std::string("k") + std::to_string(i) + ":" + secret;
   }
-  for (const std::string& text : {std::string(""), std::string("  \t"), std::string(","), "a:" + secret + ",",
-                                 ",a:" + secret, "a:" + secret + ",,b:" + secret, "a:" + secret + ", ,b:" + secret,
-                                 "a" + secret, ":" + secret, "abcdefghijklmnopq:" + secret, "a b:" + secret,
-                                 "a.b:" + secret, "a|b:" + secret, "a :" + secret, std::string("a:0123456789abcde"),
-                                 std::string("a:"), "a:" + secret + ",a:fedcba9876543210", seventeen}) {
+  for (const std::string& text :
+       {std::string(""), std::string("  \t"), std::string(","), "a:" + secret + ",", ",a:" + secret,
+        "a:" + secret + ",,b:" + secret, "a:" + secret + ", ,b:" + secret, "a" + secret, ":" + secret,
+        "abcdefghijklmnopq:" + secret, "a b:" + secret, "a.b:" + secret, "a|b:" + secret, "a :" + secret,
+        std::string("a:0123456789abcde"), std::string("a:"), "a:" + secret + ",a:fedcba9876543210", seventeen}) {
     const auto result = parse_token_keys(text);
     const auto* message = std::get_if<std::string>(&result);
     ASSERT_NE(message, nullptr) << "accepted: " << text;

@@ -71,10 +71,10 @@ TEST(ReservationId, OneTo128CharactersNotBytes) {
 TEST(Utf8, CountsCodePointsAndRejectsInvalid) {
   EXPECT_EQ(utf8_length("abc"), 3u);
   EXPECT_EQ(utf8_length("콘서트"), 3u);
-  EXPECT_EQ(utf8_length("\xF0\x9F\x8E\xB5"), 1u);  // musical note emoji
-  EXPECT_FALSE(utf8_length("\xC0\xAF").has_value());  // overlong
+  EXPECT_EQ(utf8_length("\xF0\x9F\x8E\xB5"), 1u);         // musical note emoji
+  EXPECT_FALSE(utf8_length("\xC0\xAF").has_value());      // overlong
   EXPECT_FALSE(utf8_length("\xED\xA0\x80").has_value());  // surrogate
-  EXPECT_FALSE(utf8_length("\xE3\x81").has_value());  // truncated
+  EXPECT_FALSE(utf8_length("\xE3\x81").has_value());      // truncated
 }
 
 }  // namespace

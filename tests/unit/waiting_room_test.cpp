@@ -40,7 +40,8 @@ TEST(OpeningOrder, IsAPermutationReproducibleFromTheSeedAlone) {
 }
 
 TEST(OpeningOrder, RanksBySha256OfSeedColonIdAsTheAuditScriptDoes) {
-  // python3 -c "import hashlib; print(sorted('abcde', key=lambda i: hashlib.sha256(('00'*32+':'+i).encode()).digest()))"
+  // python3 -c "import hashlib; print(sorted('abcde', key=lambda i:
+  // hashlib.sha256(('00'*32+':'+i).encode()).digest()))"
   EXPECT_EQ(opening_order(std::string(64, '0'), {"a", "b", "c", "d", "e"}),
             (std::vector<std::string>{"c", "d", "b", "a", "e"}));
 }
@@ -80,7 +81,7 @@ TEST(AdmissionBudget, AdmitsAtTheSetRateSpreadEvenlyOverTheMinute) {
 
 TEST(AdmissionBudget, ASlowCapWaitsItsTurnAndALongIdleDoesNotBurst) {
   AdmissionBudget budget;
-  EXPECT_TRUE(budget.take(0, 1));    // one admission's credit at the start
+  EXPECT_TRUE(budget.take(0, 1));  // one admission's credit at the start
   EXPECT_FALSE(budget.take(59'999, 1));
   EXPECT_TRUE(budget.take(60'000, 1));
   // An hour idle at 60,000 a minute: no more than 100 ms' worth (100) at once.
@@ -192,7 +193,7 @@ TEST_F(RoomLineTest, PreQueueWaitsForItsOpeningAndLateArrivalsGoBehindIt) {
   for (const char* u : {"p1", "p2", "p3", "p4"}) {
     EXPECT_EQ(issue(u).token.state, TokenState::PreQueue);
   }
-  EXPECT_EQ(issue("p1").token.state, TokenState::PreQueue);  // asking again: the same token
+  EXPECT_EQ(issue("p1").token.state, TokenState::PreQueue);   // asking again: the same token
   EXPECT_FALSE(line.claim_opening_now(clock.now(), "seed"));  // not due yet
   clock.advance(Seconds{10});
   auto claim = line.claim_opening_now(clock.now(), "seed");

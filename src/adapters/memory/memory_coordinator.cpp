@@ -523,7 +523,8 @@ QueueStats MemoryCoordinator::stats_now(Timestamp now) {
 
 QueueStats MemoryCoordinator::stats_locked(Timestamp now) {
   prune_admissions(now);
-  CONCERTD_ASSERT(_pre_queue_count >= 0 && _waiting_count >= 0 && _active_count >= 0, "the line's counts are never negative");
+  CONCERTD_ASSERT(_pre_queue_count >= 0 && _waiting_count >= 0 && _active_count >= 0,
+                  "the line's counts are never negative");
   return {_pre_queue_count, _waiting_count, _active_count, static_cast<std::int64_t>(_admissions.size())};
 }
 
@@ -593,8 +594,13 @@ void MemoryCoordinator::place_opened_now(Timestamp opens_at, const std::vector<s
     if (!old || at(*old).state() != TokenState::PreQueue || seq < _opening->claim.first_seq || seq >= block_end) {
       continue;
     }
-    TokenRecord record{std::string(at(*old).id()), std::string(at(*old).user_id()), seq, TokenState::Waiting,
-                       time_of(at(*old).issued_at), std::nullopt, std::nullopt};
+    TokenRecord record{std::string(at(*old).id()),
+                       std::string(at(*old).user_id()),
+                       seq,
+                       TokenState::Waiting,
+                       time_of(at(*old).issued_at),
+                       std::nullopt,
+                       std::nullopt};
     erase_token(*old);
     --_pre_queue_count;
     --_opening->unplaced;

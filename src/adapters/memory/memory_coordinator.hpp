@@ -217,8 +217,8 @@ class MemoryCoordinator final : public Coordinator {
   std::int64_t _active_count = 0;
   std::multimap<Timestamp, std::int64_t> _active_deadlines;  // active_until -> seq
   std::multimap<Timestamp, std::int64_t> _grace_ends;        // spent tokens forgotten then
-  std::deque<Timestamp> _admissions;                        // last 60 s
-  std::vector<TokenChange> _pending;                        // state changes not yet handed out
+  std::deque<Timestamp> _admissions;                         // last 60 s
+  std::vector<TokenChange> _pending;                         // state changes not yet handed out
 
   std::unordered_map<std::string, std::pair<std::string, Timestamp>> _seat_locks;
   std::unordered_map<std::string, Timestamp> _in_flight;

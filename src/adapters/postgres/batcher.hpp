@@ -18,16 +18,16 @@
 #include <utility>
 #include <vector>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
-#include "domain/assert.hpp"
 #include "adapters/postgres/pg_pool.hpp"
+#include "domain/assert.hpp"
 #include "domain/errors.hpp"
 
 namespace concertd::postgres {
@@ -79,7 +79,7 @@ class Batcher : public std::enable_shared_from_this<Batcher<Request, Outcome>> {
     }
     bool done() const { return outcome.has_value() || error != nullptr; }
 
-    Request request;  // moved into the batch that takes it
+    Request request;                  // moved into the batch that takes it
     boost::asio::steady_timer timer;  // cancelled when the outcome is in
     std::optional<Outcome> outcome;
     std::exception_ptr error;

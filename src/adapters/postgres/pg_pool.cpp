@@ -5,13 +5,13 @@
 #include <algorithm>
 #include <charconv>
 
+#include <libpq-fe.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <libpq-fe.h>
-#include <spdlog/spdlog.h>
 
 #include "domain/assert.hpp"
 #include "domain/errors.hpp"
@@ -139,8 +139,7 @@ std::optional<std::int64_t> Result::optional_integer(int row, int column) const 
 
 // ---- Connection ---------------------------------------------------------------------------------
 
-Connection::Connection(asio::any_io_executor executor)
-    : _executor(executor), _socket(executor), _deadline(executor) {}
+Connection::Connection(asio::any_io_executor executor) : _executor(executor), _socket(executor), _deadline(executor) {}
 
 Connection::~Connection() { close(); }
 
@@ -203,9 +202,8 @@ Task<void> Connection::wait(bool for_write) {
   } else if (!_timed_out) {
     boost::system::error_code ec;
     auto token = asio::redirect_error(asio::use_awaitable, ec);
-    co_await _socket.async_wait(for_write ? asio::posix::stream_descriptor::wait_write
-                                          : asio::posix::stream_descriptor::wait_read,
-                                token);
+    co_await _socket.async_wait(
+        for_write ? asio::posix::stream_descriptor::wait_write : asio::posix::stream_descriptor::wait_read, token);
     if (ec && !_timed_out) {
       fail("wait on socket: " + ec.message());
     }
@@ -346,9 +344,7 @@ Task<Result> Connection::run_text(const char* text, Millis timeout) {
   co_return result;
 }
 
-bool Connection::input_pending() {
-  return _socket.is_open() && ready_now(_socket.native_handle(), false);
-}
+bool Connection::input_pending() { return _socket.is_open() && ready_now(_socket.native_handle(), false); }
 
 void Connection::unwatch() {
   boost::system::error_code ignored;

@@ -7,10 +7,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include "domain/assert.hpp"
 #include "adapters/postgres/batcher.hpp"
 #include "adapters/postgres/pg_pool.hpp"
 #include "adapters/postgres/sql.hpp"
+#include "domain/assert.hpp"
 #include "domain/errors.hpp"
 #include "domain/waiting_room.hpp"
 
@@ -188,8 +188,9 @@ HoldOutcome hold_outcome_from_row(const Result& r, int row, const HoldRequest& r
   HoldOutcome out;
   if (kind == "HELD") {
     out.kind = Kind::Held;
-    out.reservation = Reservation{req.reservation_id, req.user_id, req.concert_id, req.seat_number,
-                                  r.integer(row, 1),  ReservationStatus::TemporarilyAssigned, req.expires_at};
+    out.reservation = Reservation{req.reservation_id, req.user_id,       req.concert_id,
+                                  req.seat_number,    r.integer(row, 1), ReservationStatus::TemporarilyAssigned,
+                                  req.expires_at};
   } else if (kind == "CONCERT_NOT_FOUND") {
     out.kind = Kind::ConcertNotFound;
   } else if (kind == "SEAT_NOT_FOUND") {
@@ -226,8 +227,9 @@ Task<std::vector<HoldOutcome>> hold_batch(std::shared_ptr<Pool> pool, ReleaseLis
     max_holds.emplace_back(req.max_holds_per_user);
     now = std::max(now, req.now);
   }
-  Params params{text_array(ids),     text_array(users),      bigint_array(concerts), bigint_array(seats),
-                bigint_array(expires), bigint_array(max_holds), num(now)};
+  Params params{
+      text_array(ids),         text_array(users), bigint_array(concerts), bigint_array(seats), bigint_array(expires),
+      bigint_array(max_holds), num(now)};
   const Result r = co_await query(pool, sql::kHoldSeats, std::move(params));
   co_return batch_outcomes(r, requests, 3, on_release, hold_outcome_from_row);
 }
@@ -294,6 +296,7 @@ Task<std::vector<UnmatchedChanges>> token_batch(std::shared_ptr<Pool> pool, cons
   std::vector<UnmatchedChanges> unmatched(writes.size());
   // Positions in ascending order, each once, whatever order the rows came in.
   std::vector<std::size_t> positions;
+  positions.reserve(static_cast<std::size_t>(r.rows()));
   for (int row = 0; row < r.rows(); ++row) {
     positions.push_back(static_cast<std::size_t>(r.integer(row, 0) - 1));
   }
@@ -317,8 +320,9 @@ PaymentOutcome payment_outcome_from_row(const Result& r, int row, const PaymentR
   PaymentOutcome out;
   if (kind == "PAID") {
     out.kind = Kind::Paid;
-    out.receipt = PaymentReceipt{req.payment_id,   req.reservation_id, r.integer(row, 1), static_cast<int>(r.integer(row, 2)),
-                                 r.integer(row, 3), r.integer(row, 4)};
+    out.receipt =
+        PaymentReceipt{req.payment_id,    req.reservation_id, r.integer(row, 1), static_cast<int>(r.integer(row, 2)),
+                       r.integer(row, 3), r.integer(row, 4)};
   } else if (kind == "INVALID_RESERVATION") {
     out.kind = Kind::InvalidReservation;
   } else if (kind == "INSUFFICIENT_BALANCE") {
@@ -612,7 +616,7 @@ Task<std::optional<PaymentReceipt>> PgStore::payment_receipt(std::string payment
   if (r.rows() == 0) {
     co_return std::nullopt;
   }
-  co_return PaymentReceipt{std::move(payment_id), r.text(0, 0),    r.integer(0, 1), static_cast<int>(r.integer(0, 2)),
+  co_return PaymentReceipt{std::move(payment_id), r.text(0, 0),   r.integer(0, 1), static_cast<int>(r.integer(0, 2)),
                            r.integer(0, 3),       r.integer(0, 4)};
 }
 
@@ -702,6 +706,7 @@ Task<std::vector<std::size_t>> PgStore::place_tokens(std::vector<PlacedToken> pl
   Params params{text_array(ids), bigint_array(seqs)};
   const Result r = co_await query(_impl->pool, sql::kPlaceTokens, std::move(params));
   std::vector<std::size_t> unmatched;
+  unmatched.reserve(static_cast<std::size_t>(r.rows()));
   for (int row = 0; row < r.rows(); ++row) {
     unmatched.push_back(static_cast<std::size_t>(r.integer(row, 0) - 1));
   }

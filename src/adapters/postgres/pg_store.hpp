@@ -37,8 +37,7 @@ class PgStore final : public Store {
   Task<PaymentOutcome> pay(PaymentRequest request) override;
   Task<std::optional<ChargeReceipt>> charge_receipt(std::string transaction_id) override;
   Task<std::optional<PaymentReceipt>> payment_receipt(std::string payment_id) override;
-  Task<std::optional<IdempotencyRecord>> find_idempotency(std::string user_id, std::string key,
-                                                          Timestamp now) override;
+  Task<std::optional<IdempotencyRecord>> find_idempotency(std::string user_id, std::string key, Timestamp now) override;
   Task<void> save_token(TokenRecord token) override;
   Task<std::vector<std::size_t>> update_tokens(std::vector<TokenChange> changes) override;
   Task<std::vector<TokenRecord>> load_live_tokens(Timestamp spent_since) override;

@@ -40,13 +40,12 @@ inline constexpr Statement kHoldSeats{
 inline constexpr Statement kReservationById{
     "reservation_by_id",
     "SELECT id, user_id, concert_id, seat_number, price, status, expires_at FROM reservations WHERE id = $1", 1};
-inline constexpr Statement kCancelReservation{
-    "cancel_reservation", "SELECT * FROM concertd_cancel_reservation($1, $2, $3::bigint)", 3};
-inline constexpr Statement kReleaseExpired{
-    "release_expired",
-    "SELECT id, user_id, concert_id, seat_number, price, status, expires_at "
-    "FROM concertd_release_expired($1::bigint, $2::integer)",
-    2};
+inline constexpr Statement kCancelReservation{"cancel_reservation",
+                                              "SELECT * FROM concertd_cancel_reservation($1, $2, $3::bigint)", 3};
+inline constexpr Statement kReleaseExpired{"release_expired",
+                                           "SELECT id, user_id, concert_id, seat_number, price, status, expires_at "
+                                           "FROM concertd_release_expired($1::bigint, $2::integer)",
+                                           2};
 
 inline constexpr Statement kBalanceOf{"balance_of", "SELECT balance, updated_at FROM balances WHERE user_id = $1", 1};
 inline constexpr Statement kCharge{
@@ -58,15 +57,15 @@ inline constexpr Statement kPayBatch{
     "$7::text[], $8::text[])",
     8};
 inline constexpr Statement kChargeReceipt{
-    "charge_receipt", "SELECT user_id, balance_after, amount FROM balance_history WHERE id = $1 AND type = 'CHARGE'", 1};
+    "charge_receipt", "SELECT user_id, balance_after, amount FROM balance_history WHERE id = $1 AND type = 'CHARGE'",
+    1};
 inline constexpr Statement kPaymentReceipt{
     "payment_receipt",
     "SELECT reservation_id, concert_id, seat_number, amount, balance_after FROM payments WHERE id = $1", 1};
-inline constexpr Statement kFindIdempotency{
-    "find_idempotency",
-    "SELECT endpoint, fingerprint, result_ref FROM idempotency_keys "
-    "WHERE user_id = $1 AND key = $2 AND created_at > $3::bigint",
-    3};
+inline constexpr Statement kFindIdempotency{"find_idempotency",
+                                            "SELECT endpoint, fingerprint, result_ref FROM idempotency_keys "
+                                            "WHERE user_id = $1 AND key = $2 AND created_at > $3::bigint",
+                                            3};
 
 /// New tokens (the first seven arrays, one row each), then state changes of stored ones in order.
 inline constexpr Statement kStoreTokens{
@@ -104,7 +103,8 @@ inline constexpr Statement kPutSettings{
 /// transaction inserted it after this statement's snapshot: the caller asks again.
 inline constexpr Statement kClaimSetting{
     "claim_setting",
-    "WITH inserted AS (INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING value) "
+    "WITH inserted AS (INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING "
+    "value) "
     "SELECT value FROM inserted UNION ALL SELECT value FROM settings WHERE name = $1 LIMIT 1",
     2};
 

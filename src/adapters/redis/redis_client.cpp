@@ -2,13 +2,13 @@
 
 #include <array>
 
+#include <hiredis/hiredis.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <hiredis/hiredis.h>
-#include <spdlog/spdlog.h>
 
 #include "domain/errors.hpp"
 

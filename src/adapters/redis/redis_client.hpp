@@ -88,7 +88,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   State _state = State::Down;
   /// Bumped on every loss: loops of an older connection see it and stop.
   std::uint64_t _generation = 0;
-  std::string _outbox;                          // formatted, not yet written
+  std::string _outbox;                              // formatted, not yet written
   std::deque<std::shared_ptr<Pending>> _in_flight;  // answered in this order
   bool _writing = false;
   bool _reconnecting = false;

@@ -8,8 +8,8 @@
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
-#include "domain/assert.hpp"
 #include "adapters/redis/redis_client.hpp"
+#include "domain/assert.hpp"
 #include "domain/errors.hpp"
 
 namespace concertd::redis {
@@ -278,7 +278,7 @@ Task<bool> RedisCoordinator::ping() {
   }
   std::vector<std::string> args{"PING"};
   const Reply reply = co_await _impl->command(std::move(args));
-  co_return reply.type == Reply::Type::Status && reply.str == "PONG";
+  co_return reply.type == Reply::Type::Status&& reply.str == "PONG";
 }
 
 Task<IssueResult> RedisCoordinator::issue(TokenRecord candidate, Timestamp now) {
@@ -453,7 +453,11 @@ std::string seat_key(ConcertId concert, int seat) {
 }  // namespace
 
 Task<bool> RedisCoordinator::try_lock_seat(ConcertId concert, int seat, std::string owner, Millis ttl) {
-  std::vector<std::string> args{"SET", seat_key(concert, seat), std::move(owner), "NX", "PX",
+  std::vector<std::string> args{"SET",
+                                seat_key(concert, seat),
+                                std::move(owner),
+                                "NX",
+                                "PX",
                                 std::to_string(std::max<std::int64_t>(1, ttl.count()))};
   const Reply reply = co_await _impl->command(std::move(args));
   co_return reply.type == Reply::Type::Status;
@@ -467,8 +471,8 @@ Task<void> RedisCoordinator::unlock_seat(ConcertId concert, int seat, std::strin
 }
 
 Task<bool> RedisCoordinator::begin_idempotent(std::string scope, Millis ttl) {
-  std::vector<std::string> args{"SET", std::move(scope), "1", "NX", "PX",
-                                std::to_string(std::max<std::int64_t>(1, ttl.count()))};
+  std::vector<std::string> args{
+      "SET", std::move(scope), "1", "NX", "PX", std::to_string(std::max<std::int64_t>(1, ttl.count()))};
   const Reply reply = co_await _impl->command(std::move(args));
   co_return reply.type == Reply::Type::Status;
 }

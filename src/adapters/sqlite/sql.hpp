@@ -30,7 +30,8 @@ inline constexpr const char* kHoldSeat =
     "UPDATE seats SET status = 'HELD', reservation_id = ?3, held_until = ?4 "
     "WHERE concert_id = ?1 AND number = ?2 AND (status = 'AVAILABLE' OR (status = 'HELD' AND held_until <= ?5))";
 inline constexpr const char* kInsertReservation =
-    "INSERT INTO reservations (id, user_id, concert_id, seat_number, price, status, expires_at, created_at, updated_at) "
+    "INSERT INTO reservations (id, user_id, concert_id, seat_number, price, status, expires_at, created_at, "
+    "updated_at) "
     "VALUES (?1, ?2, ?3, ?4, ?5, 'TEMPORARILY_ASSIGNED', ?6, ?7, ?7)";
 inline constexpr const char* kInsertReservationHistory =
     "INSERT INTO reservation_history (reservation_id, action, reason, created_at) VALUES (?1, ?2, ?3, ?4)";
@@ -56,7 +57,8 @@ inline constexpr const char* kUpsertBalance =
 inline constexpr const char* kDebit =
     "UPDATE balances SET balance = balance - ?2, updated_at = ?3 WHERE user_id = ?1 AND balance >= ?2";
 inline constexpr const char* kInsertBalanceHistory =
-    "INSERT INTO balance_history (id, user_id, type, amount, balance_after, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    "INSERT INTO balance_history (id, user_id, type, amount, balance_after, created_at) VALUES (?1, ?2, ?3, ?4, ?5, "
+    "?6)";
 inline constexpr const char* kChargeReceipt =
     "SELECT user_id, balance_after, amount FROM balance_history WHERE id = ?1 AND type = 'CHARGE'";
 inline constexpr const char* kInsertPayment =
@@ -66,7 +68,8 @@ inline constexpr const char* kPaymentReceipt =
     "SELECT reservation_id, concert_id, seat_number, amount, balance_after FROM payments WHERE id = ?1";
 
 inline constexpr const char* kFindIdempotency =
-    "SELECT endpoint, fingerprint, result_ref FROM idempotency_keys WHERE user_id = ?1 AND key = ?2 AND created_at > ?3";
+    "SELECT endpoint, fingerprint, result_ref FROM idempotency_keys WHERE user_id = ?1 AND key = ?2 AND created_at > "
+    "?3";
 inline constexpr const char* kDeleteStaleIdempotency =
     "DELETE FROM idempotency_keys WHERE user_id = ?1 AND key = ?2 AND created_at <= ?3";
 inline constexpr const char* kInsertIdempotency =
@@ -77,7 +80,8 @@ inline constexpr const char* kPurgeIdempotency =
     "  (SELECT user_id, key FROM idempotency_keys WHERE created_at < ?1 LIMIT ?2)";
 
 inline constexpr const char* kInsertToken =
-    "INSERT INTO tokens (id, user_id, seq, state, issued_at, active_until, spent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    "INSERT INTO tokens (id, user_id, seq, state, issued_at, active_until, spent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+    "?7)";
 // SPENT and DROPPED are final, and a payment spends its token from WAITING too (the line admitted
 // it; with a shared line the ACTIVE change may still be on its way): as PostgreSQL's 0005.
 inline constexpr const char* kUpdateToken =
@@ -97,7 +101,8 @@ inline constexpr const char* kOpeningAt =
 inline constexpr const char* kLastOpening =
     "SELECT opens_at, seed, first_seq, block_size, token_ids FROM openings ORDER BY opens_at DESC LIMIT 1";
 /// The opening's placement of one pre-queue token; a token that moved on is left as it is.
-inline constexpr const char* kPlaceToken = "UPDATE tokens SET state = 'WAITING', seq = ?2 WHERE id = ?1 AND state = 'PRE_QUEUE'";
+inline constexpr const char* kPlaceToken =
+    "UPDATE tokens SET state = 'WAITING', seq = ?2 WHERE id = ?1 AND state = 'PRE_QUEUE'";
 inline constexpr const char* kPurgeTokens =
     "DELETE FROM tokens WHERE id IN (SELECT id FROM tokens WHERE state = 'DROPPED' "
     "  OR (state = 'SPENT' AND spent_at < ?1) LIMIT ?2)";

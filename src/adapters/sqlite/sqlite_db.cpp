@@ -1,7 +1,7 @@
 #include "adapters/sqlite/sqlite_db.hpp"
 
-#include <sqlite3.h>
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 
 #include "adapters/sqlite/wal_vfs.hpp"
 

@@ -8,13 +8,13 @@
 #include <cerrno>
 #include <cstring>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
-#include "domain/assert.hpp"
 #include "adapters/sqlite/sql.hpp"
+#include "domain/assert.hpp"
 #include "domain/errors.hpp"
 #include "domain/waiting_room.hpp"
 
@@ -168,7 +168,8 @@ void preallocate_wal(Database& writer, const std::string& wal_path) {
       error = errno;
     }
     for (std::int64_t at = st.st_size; error == 0 && at < target;) {
-      const auto n = static_cast<std::size_t>(std::min<std::int64_t>(target - at, static_cast<std::int64_t>(zeros.size())));
+      const auto n =
+          static_cast<std::size_t>(std::min<std::int64_t>(target - at, static_cast<std::int64_t>(zeros.size())));
       const ssize_t written = ::pwrite(fd, zeros.data(), n, at);
       if (written < 0 && errno == EINTR) {
         continue;
@@ -361,34 +362,34 @@ SqliteStore::~SqliteStore() = default;
 template <class Result>
 Task<Result> SqliteStore::wait_for(Worker& worker, std::shared_ptr<JobState<Result>> state) {
   auto initiation = [this, &worker, state](auto handler) {
-        auto shared_handler = std::make_shared<decltype(handler)>(std::move(handler));
-        auto complete = [shared_handler](std::exception_ptr error) {
-          auto executor = asio::get_associated_executor(*shared_handler);
-          asio::post(executor, [shared_handler, error]() mutable { std::move(*shared_handler)(error); });
-        };
-        Worker::Job job{[state](Database& db) {
-                          // From scratch: a run undone with its batch runs again (Worker::Job).
-                          state->released.clear();
-                          state->seats_changed = false;
-                          JobContext ctx{db, state->released, state->seats_changed};
-                          state->run(ctx);
-                        },
-                        [this, state, complete](std::exception_ptr error) {
-                          if (!error && (state->seats_changed || !state->released.empty())) {
-                            _seat_generation.fetch_add(1, std::memory_order_release);
-                          }
-                          if (!error && _on_release) {
-                            for (const auto& hold : state->released) {
-                              _on_release(hold);
-                            }
-                          }
-                          state->run = nullptr;  // drop the closure on the worker, not later
-                          complete(error);
-                        }};
-        if (!worker.submit(std::move(job))) {
-          complete(std::make_exception_ptr(Unavailable("storage queue is full")));
-        }
-      };
+    auto shared_handler = std::make_shared<decltype(handler)>(std::move(handler));
+    auto complete = [shared_handler](std::exception_ptr error) {
+      auto executor = asio::get_associated_executor(*shared_handler);
+      asio::post(executor, [shared_handler, error]() mutable { std::move (*shared_handler)(error); });
+    };
+    Worker::Job job{[state](Database& db) {
+                      // From scratch: a run undone with its batch runs again (Worker::Job).
+                      state->released.clear();
+                      state->seats_changed = false;
+                      JobContext ctx{db, state->released, state->seats_changed};
+                      state->run(ctx);
+                    },
+                    [this, state, complete](std::exception_ptr error) {
+                      if (!error && (state->seats_changed || !state->released.empty())) {
+                        _seat_generation.fetch_add(1, std::memory_order_release);
+                      }
+                      if (!error && _on_release) {
+                        for (const auto& hold : state->released) {
+                          _on_release(hold);
+                        }
+                      }
+                      state->run = nullptr;  // drop the closure on the worker, not later
+                      complete(error);
+                    }};
+    if (!worker.submit(std::move(job))) {
+      complete(std::make_exception_ptr(Unavailable("storage queue is full")));
+    }
+  };
   co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(std::exception_ptr)>(initiation,
                                                                                           asio::use_awaitable);
   if constexpr (!std::is_void_v<Result>) {
@@ -436,7 +437,11 @@ Task<ConcertId> SqliteStore::create_concert(NewConcert concert) {
     id_query.step();
     const ConcertId id = id_query.column_int(0);
     for (std::size_t i = 0; i < concert.prices.size(); ++i) {
-      ctx.db.query(sql::kInsertSeat).bind(1, id).bind(2, static_cast<std::int64_t>(i + 1)).bind(3, concert.prices[i]).run();
+      ctx.db.query(sql::kInsertSeat)
+          .bind(1, id)
+          .bind(2, static_cast<std::int64_t>(i + 1))
+          .bind(3, concert.prices[i])
+          .run();
     }
     return id;
   });
@@ -641,8 +646,9 @@ Task<HoldOutcome> SqliteStore::hold_seat(HoldRequest req) {
     ctx.seats_changed = true;
     write_hold(db, req, price);
     out.kind = Kind::Held;
-    out.reservation = Reservation{req.reservation_id, req.user_id, req.concert_id, req.seat_number,
-                                  price, ReservationStatus::TemporarilyAssigned, req.expires_at};
+    out.reservation = Reservation{req.reservation_id, req.user_id, req.concert_id,
+                                  req.seat_number,    price,       ReservationStatus::TemporarilyAssigned,
+                                  req.expires_at};
     return out;
   });
 }
@@ -824,22 +830,27 @@ Task<std::optional<PaymentReceipt>> SqliteStore::payment_receipt(std::string pay
     if (!st.step()) {
       return std::nullopt;
     }
-    return PaymentReceipt{id, st.column_text(0), st.column_int(1), static_cast<int>(st.column_int(2)),
-                          st.column_int(3), st.column_int(4)};
+    return PaymentReceipt{id,
+                          st.column_text(0),
+                          st.column_int(1),
+                          static_cast<int>(st.column_int(2)),
+                          st.column_int(3),
+                          st.column_int(4)};
   });
 }
 
 Task<std::optional<IdempotencyRecord>> SqliteStore::find_idempotency(std::string user_id, std::string key,
                                                                      Timestamp now) {
-  return on(reader(), [user_id = std::move(user_id), key = std::move(key),
-                                   now](JobContext& ctx) -> std::optional<IdempotencyRecord> {
-    auto st = ctx.db.query(sql::kFindIdempotency);
-    st.bind(1, user_id).bind(2, key).bind(3, ms(now - kIdempotencyLifetime));
-    if (!st.step()) {
-      return std::nullopt;
-    }
-    return IdempotencyRecord{st.column_text(0), st.column_text(1), st.column_text(2)};
-  });
+  return on(
+      reader(),
+      [user_id = std::move(user_id), key = std::move(key), now](JobContext& ctx) -> std::optional<IdempotencyRecord> {
+        auto st = ctx.db.query(sql::kFindIdempotency);
+        st.bind(1, user_id).bind(2, key).bind(3, ms(now - kIdempotencyLifetime));
+        if (!st.step()) {
+          return std::nullopt;
+        }
+        return IdempotencyRecord{st.column_text(0), st.column_text(1), st.column_text(2)};
+      });
 }
 
 // ---- tokens and settings -------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 // The embedded Store: one SQLite file in WAL mode. Writes go to one writer thread that groups
 // whatever has queued up into one transaction (a request that throws makes the group run again
 // with a savepoint per request, so that it fails alone) and answers every request of the group
-// only after the COMMIT: many holds per fsync, each acknowledged only when durable. Reads go to a second connection on its own thread. No SQLite call ever
-// runs on an I/O thread.
+// only after the COMMIT: many holds per fsync, each acknowledged only when durable. Reads go to a second connection on
+// its own thread. No SQLite call ever runs on an I/O thread.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -96,8 +96,7 @@ class SqliteStore final : public Store {
   Task<PaymentOutcome> pay(PaymentRequest request) override;
   Task<std::optional<ChargeReceipt>> charge_receipt(std::string transaction_id) override;
   Task<std::optional<PaymentReceipt>> payment_receipt(std::string payment_id) override;
-  Task<std::optional<IdempotencyRecord>> find_idempotency(std::string user_id, std::string key,
-                                                          Timestamp now) override;
+  Task<std::optional<IdempotencyRecord>> find_idempotency(std::string user_id, std::string key, Timestamp now) override;
   Task<void> save_token(TokenRecord token) override;
   Task<std::vector<std::size_t>> update_tokens(std::vector<TokenChange> changes) override;
   Task<std::vector<TokenRecord>> load_live_tokens(Timestamp spent_since) override;
@@ -149,7 +148,7 @@ class SqliteStore final : public Store {
   std::mutex _seat_cache_mutex;
   std::unordered_map<ConcertId, CachedSeatMap> _seat_cache;
   std::unique_ptr<Worker> _writer;
-  std::unique_ptr<Worker> _reader;  // null in memory mode: the writer serves reads
+  std::unique_ptr<Worker> _reader;              // null in memory mode: the writer serves reads
   std::unique_ptr<Checkpointer> _checkpointer;  // null in memory mode
   Worker& reader() { return _reader ? *_reader : *_writer; }
 };

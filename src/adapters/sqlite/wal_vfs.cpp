@@ -57,9 +57,7 @@ int pass_write(sqlite3_file* f, const void* data, int n, sqlite3_int64 off) {
 }
 int pass_truncate(sqlite3_file* f, sqlite3_int64 size) { return real_of(f)->pMethods->xTruncate(real_of(f), size); }
 int pass_sync(sqlite3_file* f, int flags) { return real_of(f)->pMethods->xSync(real_of(f), flags); }
-int pass_file_size(sqlite3_file* f, sqlite3_int64* size) {
-  return real_of(f)->pMethods->xFileSize(real_of(f), size);
-}
+int pass_file_size(sqlite3_file* f, sqlite3_int64* size) { return real_of(f)->pMethods->xFileSize(real_of(f), size); }
 int pass_lock(sqlite3_file* f, int level) { return real_of(f)->pMethods->xLock(real_of(f), level); }
 int pass_unlock(sqlite3_file* f, int level) { return real_of(f)->pMethods->xUnlock(real_of(f), level); }
 int pass_check_reserved_lock(sqlite3_file* f, int* out) {
@@ -73,7 +71,9 @@ int pass_device_characteristics(sqlite3_file* f) { return real_of(f)->pMethods->
 int pass_shm_map(sqlite3_file* f, int region, int size, int extend, void volatile** out) {
   return real_of(f)->pMethods->xShmMap(real_of(f), region, size, extend, out);
 }
-int pass_shm_unmap(sqlite3_file* f, int delete_flag) { return real_of(f)->pMethods->xShmUnmap(real_of(f), delete_flag); }
+int pass_shm_unmap(sqlite3_file* f, int delete_flag) {
+  return real_of(f)->pMethods->xShmUnmap(real_of(f), delete_flag);
+}
 int pass_fetch(sqlite3_file* f, sqlite3_int64 off, int n, void** out) {
   return real_of(f)->pMethods->xFetch(real_of(f), off, n, out);
 }

@@ -59,16 +59,17 @@ Task<Response> room_state(App& app) {
   // The seed belongs to the opening of the opensAt shown; a later opensAt has none yet.
   const bool opened = room.opened_for && room.opened_for == room.opens_at;
   co_return json_response(
-      200, json::object{{"waiting", stats.waiting},
-                        {"active", stats.active},
-                        {"preQueue", stats.pre_queue},
-                        {"maxActive", room.max_active},
-                        {"admittedPerMinute", stats.admitted_last_minute},
-                        {"paused", room.paused},
-                        {"admitPerMinute", optional_json(room.admit_per_minute)},
-                        {"opensAt", optional_json(room.opens_at)},
-                        {"openedAt", opened ? optional_json(room.opened_at) : json::value(nullptr)},
-                        {"shuffleSeed", opened && room.shuffle_seed ? json::value(*room.shuffle_seed) : json::value(nullptr)}});
+      200, json::object{
+               {"waiting", stats.waiting},
+               {"active", stats.active},
+               {"preQueue", stats.pre_queue},
+               {"maxActive", room.max_active},
+               {"admittedPerMinute", stats.admitted_last_minute},
+               {"paused", room.paused},
+               {"admitPerMinute", optional_json(room.admit_per_minute)},
+               {"opensAt", optional_json(room.opens_at)},
+               {"openedAt", opened ? optional_json(room.opened_at) : json::value(nullptr)},
+               {"shuffleSeed", opened && room.shuffle_seed ? json::value(*room.shuffle_seed) : json::value(nullptr)}});
 }
 
 Task<Response> queue_overview(App& app, Request& request) {
@@ -77,12 +78,13 @@ Task<Response> queue_overview(App& app, Request& request) {
 }
 
 /// An integer setting from `min` to `max`, written as an integer (not 5.0), else 400 naming it.
-std::int64_t bounded_setting(const json::object& body, const std::string& raw, std::string_view name,
-                                            std::int64_t min, std::int64_t max) {
+std::int64_t bounded_setting(const json::object& body, const std::string& raw, std::string_view name, std::int64_t min,
+                             std::int64_t max) {
   const std::string field(name);
   const auto value = wide_integer_field(body, raw, name);
   if (!value || value->too_large || value->value < min || value->value > max) {
-    throw invalid_field(field, field + " must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
+    throw invalid_field(field,
+                        field + " must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
   }
   return value->value;
 }
@@ -93,7 +95,8 @@ RoomChange parse_room_change(const Request& request) {
   for (const auto& item : body) {
     const std::string_view key = item.key();
     if (key != "maxActive" && key != "admitPerMinute" && key != "paused" && key != "opensAt") {
-      throw invalid_field(std::string(key), "unknown field; the settings are maxActive, admitPerMinute, paused, opensAt");
+      throw invalid_field(std::string(key),
+                          "unknown field; the settings are maxActive, admitPerMinute, paused, opensAt");
     }
   }
   RoomChange change;

@@ -19,17 +19,17 @@ Task<Response> charge(App& app, Request& request) {
   const auto stamp = idempotency_stamp(request, "charge");
   // Named first: GCC 12 mishandles temporaries passed to a co_awaited call.
   const std::function<Task<Response>(const std::string&)> replay = [&app](const std::string& ref) -> Task<Response> {
-        co_return json_response(200, to_json(co_await app.balances.recorded_charge(ref)));
-      };
+    co_return json_response(200, to_json(co_await app.balances.recorded_charge(ref)));
+  };
   const std::function<Task<Response>()> work = [&]() -> Task<Response> {
-        app.queue.require_admitted(token);
-        const auto body = parse_object(request.body);
-        const auto amount = integer_field(body, "amount");
-        if (!amount) {
-          throw ClientError(ErrorCode::InvalidAmount, "충전 금액이 올바르지 않습니다");
-        }
-        co_return json_response(200, to_json(co_await app.balances.charge(user_id, *amount, stamp)));
-      };
+    app.queue.require_admitted(token);
+    const auto body = parse_object(request.body);
+    const auto amount = integer_field(body, "amount");
+    if (!amount) {
+      throw ClientError(ErrorCode::InvalidAmount, "충전 금액이 올바르지 않습니다");
+    }
+    co_return json_response(200, to_json(co_await app.balances.charge(user_id, *amount, stamp)));
+  };
   co_return co_await run_idempotent(app, user_id, stamp, replay, work);
 }
 

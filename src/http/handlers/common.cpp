@@ -25,8 +25,8 @@ std::optional<IdempotencyStamp> idempotency_stamp(const Request& request, const 
   }
   // Equal as JSON means equal canonical forms; a body that is not JSON is compared as bytes.
   const auto parsed = try_parse(request.body);
-  std::string fingerprint =
-      parsed ? body_fingerprint(*parsed) : body_fingerprint(boost::json::value(boost::json::string("raw:" + request.body)));
+  std::string fingerprint = parsed ? body_fingerprint(*parsed)
+                                   : body_fingerprint(boost::json::value(boost::json::string("raw:" + request.body)));
   return IdempotencyStamp{*request.idempotency_key, endpoint, std::move(fingerprint)};
 }
 

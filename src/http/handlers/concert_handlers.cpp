@@ -66,7 +66,11 @@ class SeatMapBodies {
     out.reserve(64 + map.seats.size() * 56);
     out.field("concertId", map.concert_id).field("date", format_date(map.date)).begin_array("seats");
     for (const auto& s : map.seats) {
-      out.item().field("number", s.number).field("status", seat_status_name(s.status)).field("price", s.price).end_item();
+      out.item()
+          .field("number", s.number)
+          .field("status", seat_status_name(s.status))
+          .field("price", s.price)
+          .end_item();
     }
     out.end_array();
     return std::move(out).finish();

@@ -17,19 +17,19 @@ Task<Response> pay(App& app, Request& request) {
   const auto stamp = idempotency_stamp(request, "payment");
   // Named first: GCC 12 mishandles temporaries passed to a co_awaited call.
   const std::function<Task<Response>(const std::string&)> replay = [&app](const std::string& ref) -> Task<Response> {
-        co_return json_response(200, to_json(co_await app.payments.recorded_payment(ref)));
-      };
+    co_return json_response(200, to_json(co_await app.payments.recorded_payment(ref)));
+  };
   const std::function<Task<Response>()> work = [&]() -> Task<Response> {
-        app.queue.require_admitted(token);
-        const auto body = parse_object(request.body);
-        const std::string reservation_id = require_string(body, "reservationId");
-        if (!is_valid_reservation_id(reservation_id)) {
-          throw invalid_field("reservationId", "reservationId must be 1 to 128 characters");
-        }
-        const PaymentReceipt receipt = co_await app.payments.pay(token, reservation_id, stamp);
-        app.metrics.count_payment();
-        co_return json_response(200, to_json(receipt));
-      };
+    app.queue.require_admitted(token);
+    const auto body = parse_object(request.body);
+    const std::string reservation_id = require_string(body, "reservationId");
+    if (!is_valid_reservation_id(reservation_id)) {
+      throw invalid_field("reservationId", "reservationId must be 1 to 128 characters");
+    }
+    const PaymentReceipt receipt = co_await app.payments.pay(token, reservation_id, stamp);
+    app.metrics.count_payment();
+    co_return json_response(200, to_json(receipt));
+  };
   co_return co_await run_idempotent(app, token.user_id, stamp, replay, work);
 }
 
