@@ -563,6 +563,19 @@ void write_hold(Database& db, const HoldRequest& req, Money price) {
       .run();
 }
 
+/// One row of a user's balance history: what moved (`kind` CHARGE or PAYMENT), and the balance after.
+void insert_balance_history(Database& db, const std::string& id, const std::string& user_id, std::string_view kind,
+                            Money amount, Money balance_after, Timestamp now) {
+  db.query(sql::kInsertBalanceHistory)
+      .bind(1, id)
+      .bind(2, user_id)
+      .bind(3, kind)
+      .bind(4, amount)
+      .bind(5, balance_after)
+      .bind(6, ms(now))
+      .run();
+}
+
 /// The rows a payment leaves besides the debit and the sale: the reservation confirmed, its
 /// history, the payment and the balance history.
 void record_payment(Database& db, const PaymentRequest& req, const Reservation& hold, Money balance_after) {
@@ -587,14 +600,7 @@ void record_payment(Database& db, const PaymentRequest& req, const Reservation& 
       .bind(7, balance_after)
       .bind(8, ms(req.now))
       .run();
-  db.query(sql::kInsertBalanceHistory)
-      .bind(1, req.payment_id)
-      .bind(2, req.user_id)
-      .bind(3, std::string_view("PAYMENT"))
-      .bind(4, hold.price)
-      .bind(5, balance_after)
-      .bind(6, ms(req.now))
-      .run();
+  insert_balance_history(db, req.payment_id, req.user_id, "PAYMENT", hold.price, balance_after, req.now);
 }
 
 }  // namespace
@@ -745,14 +751,7 @@ Task<ChargeOutcome> SqliteStore::charge(ChargeRequest req) {
     const Money after = current + req.amount;
     CONCERTD_ASSERT(after >= 0 && after <= req.balance_cap, "a balance stays within 0 and its cap");
     db.query(sql::kUpsertBalance).bind(1, req.user_id).bind(2, after).bind(3, ms(req.now)).run();
-    db.query(sql::kInsertBalanceHistory)
-        .bind(1, req.transaction_id)
-        .bind(2, req.user_id)
-        .bind(3, std::string_view("CHARGE"))
-        .bind(4, req.amount)
-        .bind(5, after)
-        .bind(6, ms(req.now))
-        .run();
+    insert_balance_history(db, req.transaction_id, req.user_id, "CHARGE", req.amount, after, req.now);
     if (req.idempotency) {
       record_idempotency(db, req.user_id, *req.idempotency, req.transaction_id, req.now);
     }
