@@ -69,7 +69,7 @@ const std::string kAdminKey = "fuzz-admin-key";
                  request->body.data());
   }
   if (response) {
-    std::fprintf(stderr, "response: %d %s\n  %.*s\n", response->status, response->content_type.c_str(),
+    std::fprintf(stderr, "response: %d %s\n  %.*s\n", response->status, std::string(response->content_type).c_str(),
                  static_cast<int>(std::min<std::size_t>(response->body.size(), 2000)), response->body.data());
   }
   std::abort();
@@ -190,7 +190,7 @@ class World {
       const bool keep_alive = beast_request.keep_alive();
       http::Request request = http::to_request(std::move(beast_request), "127.0.0.1");
       substitute(request);
-      std::string route;
+      std::string_view route;
       http::Response response = run(http::dispatch(_app.router(), request, route));
       _metrics.observe(route, request.method, response.status, 0.001);
       if (_trace) {
@@ -253,7 +253,7 @@ class World {
     }
   }
 
-  static void check_error_body(const http::Request* request, const std::string& route, const http::Response& r) {
+  static void check_error_body(const http::Request* request, std::string_view route, const http::Response& r) {
     boost::system::error_code ec;
     const json::value v = json::parse(r.body, ec);
     if (ec || !v.is_object()) {
@@ -271,7 +271,7 @@ class World {
     }
   }
 
-  static void check_response(const http::Request& request, const std::string& route, const http::Response& r) {
+  static void check_response(const http::Request& request, std::string_view route, const http::Response& r) {
     if (r.status < 200 || r.status > 599) {
       fail("status out of range", &request, &r);
     }
@@ -339,7 +339,7 @@ class World {
     request.method = "POST";
     request.path = "/api/queue/token";
     request.body = R"({"userId":"fuzz-)" + std::to_string(slot) + R"("})";
-    std::string route;
+    std::string_view route;
     const http::Response response = run(http::dispatch(_app.router(), request, route));
     check_response(request, route, response);
     if (response.status != 200 && response.status != 201) {
@@ -348,7 +348,7 @@ class World {
     _tokens[slot] = std::string(json::parse(response.body).at("token").as_string());
   }
 
-  void remember_reservation(const http::Request& request, const std::string& route, const http::Response& response) {
+  void remember_reservation(const http::Request& request, std::string_view route, const http::Response& response) {
     if (route != "/api/reservations" || response.status != 201 || !request.authorization) {
       return;
     }
