@@ -88,6 +88,33 @@ TEST(SqliteWorker, AFullQueueRefusesInsteadOfGrowing) {
   release.set_value();
 }
 
+/// The seat map cache hears of seat writes from the connection itself: every statement that
+/// inserts, updates or deletes rows of the watched table counts, whatever code runs it; reads and
+/// writes to other tables do not (a WITHOUT ROWID table, as seats is, included).
+TEST(SqliteDatabase, CountsTheStepsOfStatementsThatWriteTheWatchedTable) {
+  Database db(":memory:");
+  db.watch_writes_to("seats");
+  db.exec("CREATE TABLE seats (n INTEGER PRIMARY KEY, status TEXT) WITHOUT ROWID; CREATE TABLE other (n INTEGER)");
+  auto runs = [&db](const char* sql) {
+    const auto before = db.watched_writes();
+    db.query(sql).run();
+    return db.watched_writes() - before;
+  };
+  static constexpr const char* kInsert = "INSERT INTO seats VALUES (1, 'AVAILABLE'), (2, 'AVAILABLE')";
+  static constexpr const char* kUpdate = "UPDATE seats SET status = 'HELD' WHERE n = 1";
+  static constexpr const char* kDelete = "DELETE FROM seats WHERE n = 2";
+  static constexpr const char* kRead = "SELECT COUNT(*) FROM seats";
+  static constexpr const char* kOther = "INSERT INTO other VALUES (1)";
+  static constexpr const char* kOtherFromSeats = "INSERT INTO other SELECT n FROM seats";
+  EXPECT_GE(runs(kInsert), 1u);
+  EXPECT_GE(runs(kUpdate), 1u);
+  EXPECT_GE(runs(kDelete), 1u);
+  EXPECT_EQ(runs(kRead), 0u);
+  EXPECT_EQ(runs(kOther), 0u);
+  EXPECT_EQ(runs(kOtherFromSeats), 0u);
+  EXPECT_GE(runs(kUpdate), 1u);  // the cached statement still counts on its second use
+}
+
 /// A file store writes its log into zeros written ahead (preallocate_wal); commits there survive a
 /// crash: the files copied while the store is open, as a kill -9 leaves them, open with them. Two
 /// rounds, so that the second store preallocates after recovering a crashed log.

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include "adapters/sqlite/wal_vfs.hpp"
+#include "domain/assert.hpp"
 
 namespace concertd::sqlite {
 namespace {
@@ -46,6 +47,9 @@ Statement& Statement::bind(int index, const std::optional<std::int64_t>& value) 
 }
 
 bool Statement::step() {
+  if (_watched_writes != nullptr) {
+    ++*_watched_writes;
+  }
   const int rc = sqlite3_step(_stmt);
   if (rc == SQLITE_ROW) {
     return true;
@@ -110,8 +114,8 @@ Database::Database(const std::string& path, LogWrites log_writes) {
 }
 
 Database::~Database() {
-  for (auto& [sql, stmt] : _cache) {
-    sqlite3_finalize(stmt);
+  for (auto& [sql, prepared] : _cache) {
+    sqlite3_finalize(prepared.stmt);
   }
   sqlite3_close(_db);
 }
@@ -130,12 +134,27 @@ Statement Database::query(const char* sql) {
   auto it = _cache.find(sql);
   if (it == _cache.end()) {
     sqlite3_stmt* stmt = nullptr;
+    _preparing_writes_watched_table = false;
     if (const int rc = sqlite3_prepare_v3(_db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr); rc != SQLITE_OK) {
       fail(_db, rc);
     }
-    it = _cache.emplace(sql, stmt).first;
+    it = _cache.emplace(sql, Prepared{stmt, _preparing_writes_watched_table}).first;
   }
-  return Statement(it->second);
+  return Statement(it->second.stmt, it->second.writes_watched_table ? &_watched_writes : nullptr);
+}
+
+void Database::watch_writes_to(std::string table) {
+  CONCERTD_ASSERT(_cache.empty(), "the watch starts before the first statement is prepared");
+  _watched_table = std::move(table);
+  auto authorize = [](void* self, int action, const char* table_name, const char*, const char*, const char*) {
+    auto& db = *static_cast<Database*>(self);
+    if ((action == SQLITE_INSERT || action == SQLITE_UPDATE || action == SQLITE_DELETE) && table_name != nullptr &&
+        db._watched_table == table_name) {
+      db._preparing_writes_watched_table = true;
+    }
+    return SQLITE_OK;  // it only watches; every statement is allowed
+  };
+  sqlite3_set_authorizer(_db, authorize, this);
 }
 
 std::int64_t Database::changes() const { return sqlite3_changes64(_db); }

@@ -25,7 +25,9 @@ class SqliteError : public std::runtime_error {
 
 class Statement {
  public:
-  explicit Statement(sqlite3_stmt* stmt) : _stmt(stmt) {}
+  /// `watched_writes`: bumped at each step, when the statement writes the watched table.
+  explicit Statement(sqlite3_stmt* stmt, std::uint64_t* watched_writes = nullptr)
+      : _stmt(stmt), _watched_writes(watched_writes) {}
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
   ~Statement();  // resets, so a cached statement is ready for its next use
@@ -44,6 +46,7 @@ class Statement {
 
  private:
   sqlite3_stmt* _stmt;
+  std::uint64_t* _watched_writes;
 };
 
 /// How a connection's WAL writes reach the file: as SQLite issues them, or gathered into one call
@@ -61,6 +64,14 @@ class Database {
   /// Prepared once per connection and reused; the returned object resets it when destroyed.
   Statement query(const char* sql);
   std::int64_t changes() const;
+  /// From now on, statements prepared on this connection that insert, update or delete rows of
+  /// `table` are known as such (SQLite's authorizer tells it while preparing), and each of their
+  /// steps counts in watched_writes(): a cache of that table learns of every write without the
+  /// code that writes having to say so. Call before preparing any statement.
+  void watch_writes_to(std::string table);
+  /// Steps of statements that write the watched table, since the connection opened; a statement
+  /// run and undone still counts (the count may only err towards "changed").
+  std::uint64_t watched_writes() const { return _watched_writes; }
   /// False once SQLite has ended the transaction, by COMMIT, ROLLBACK or on its own (some errors,
   /// such as a full disk or an I/O error, roll the whole transaction back).
   bool in_transaction() const;
@@ -72,8 +83,15 @@ class Database {
   int checkpoint_passive();
 
  private:
+  struct Prepared {
+    sqlite3_stmt* stmt;
+    bool writes_watched_table;
+  };
   sqlite3* _db = nullptr;
-  std::unordered_map<const char*, sqlite3_stmt*> _cache;  // keyed by the SQL constant's address
+  std::unordered_map<const char*, Prepared> _cache;  // keyed by the SQL constant's address
+  std::string _watched_table;
+  bool _preparing_writes_watched_table = false;  // set by the authorizer during a prepare
+  std::uint64_t _watched_writes = 0;
 };
 
 }  // namespace concertd::sqlite

@@ -1,28 +1,14 @@
 #include "adapters/sqlite/sqlite_store.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 
-#include <spdlog/spdlog.h>
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
+#include "adapters/sqlite/connection.hpp"
 #include "adapters/sqlite/sql.hpp"
 #include "domain/assert.hpp"
 #include "domain/errors.hpp"
 #include "domain/waiting_room.hpp"
 
 namespace concertd::sqlite {
-
-const std::vector<std::pair<std::string_view, std::string_view>>& migrations();  // generated
-
-namespace asio = boost::asio;
 
 namespace {
 
@@ -101,316 +87,19 @@ void record_idempotency(Database& db, const std::string& user, const Idempotency
       .run();
 }
 
-void apply_migrations(Database& db) {
-  db.exec(sql::kCreateMigrationsTable);
-  for (const auto& [name, text] : migrations()) {
-    auto check = db.query(sql::kMigrationApplied);
-    check.bind(1, name);
-    if (check.step()) {
-      continue;
-    }
-    db.exec("BEGIN IMMEDIATE");
-    try {
-      db.exec(text);
-      db.query(sql::kRecordMigration).bind(1, name).bind(2, std::int64_t{0}).run();
-      db.exec("COMMIT");
-    } catch (...) {
-      db.rollback_if_open();  // the cause is what is thrown
-      throw;
-    }
-    spdlog::info("applied migration {}", name);
-  }
-}
-
-std::unique_ptr<Database> open_database(const std::string& path, bool writer) {
-  // The writer's log appends go to the file in one call per commit (wal_vfs.hpp).
-  auto db = std::make_unique<Database>(path, writer ? LogWrites::Batched : LogWrites::Direct);
-  db->exec("PRAGMA foreign_keys = ON");
-  if (writer) {
-    db->exec("PRAGMA journal_mode = WAL");
-  }
-  // FULL: a commit is on disk before any request of its batch is answered.
-  db->exec("PRAGMA synchronous = FULL");
-  return db;
-}
-
-/// The WAL's bound (wal_autocheckpoint): past it the writer checkpoints, and the next transaction
-/// usually starts the log again from its first frame (when the checkpoint copied every frame back
-/// and no reader still reads one).
-constexpr int kWalAutocheckpointPages = 16384;
-
-/// Writes zeros from the end of the WAL to the size it reaches at its bound, so that commits
-/// overwrite blocks the file already has instead of appending. An fdatasync after an append must
-/// also commit the file's new size and blocks to the ext4 journal: here 0.29 ms median against
-/// 0.12 ms for an overwrite (96 KiB writes), with the journal's stalls in its tail; and with the
-/// checkpointer running, SQLite only starts the log again at its bound, so a fresh server spent
-/// its first 64 MiB of writes appending. Zeros past the log's valid frames are no frames to
-/// SQLite: recovery stops at the first frame whose salt or checksum fails, and SQLite truncates
-/// the log only when journal_size_limit is set (it is not).
-///
-/// Runs inside a write transaction of the writer's connection, so that no connection of this or
-/// another process appends to or restarts the log between the size read here and the zeros.
-/// (Closing this descriptor drops none of SQLite's locks: SQLite locks the database and -shm
-/// files, never the -wal.) A failed open, write or sync costs speed only: the log then grows as it
-/// did before.
-void preallocate_wal(Database& writer, const std::string& wal_path) {
-  auto page_size = writer.query("PRAGMA page_size");
-  page_size.step();
-  const std::int64_t target = 32 + kWalAutocheckpointPages * (page_size.column_int(0) + 24);
-  writer.exec("BEGIN IMMEDIATE");
-  int error = 0;
-  if (const int fd = ::open(wal_path.c_str(), O_WRONLY | O_CLOEXEC); fd < 0) {
-    error = errno;
-  } else {
-    const std::vector<char> zeros(std::size_t{1} << 20, 0);  // freed once the log is written
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-      error = errno;
-    }
-    for (std::int64_t at = st.st_size; error == 0 && at < target;) {
-      const auto n =
-          static_cast<std::size_t>(std::min<std::int64_t>(target - at, static_cast<std::int64_t>(zeros.size())));
-      const ssize_t written = ::pwrite(fd, zeros.data(), n, at);
-      if (written < 0 && errno == EINTR) {
-        continue;
-      }
-      if (written <= 0) {
-        error = written < 0 ? errno : EIO;
-      } else {
-        at += written;
-      }
-    }
-    if (error == 0 && ::fdatasync(fd) != 0) {
-      error = errno;
-    }
-    ::close(fd);
-  }
-  writer.exec("ROLLBACK");
-  if (error != 0) {
-    spdlog::warn("sqlite: preallocating {} failed: {}", wal_path, std::strerror(error));
-  }
-}
-
-/// Tells a thread that waits on `wake` until `stopping` to end, and waits until it has.
-void stop_thread(std::mutex& mutex, std::condition_variable& wake, bool& stopping, std::thread& thread) {
-  {
-    std::lock_guard lock(mutex);
-    stopping = true;
-  }
-  wake.notify_one();
-  thread.join();
-}
-
 }  // namespace
-
-// ---- Worker --------------------------------------------------------------------------------
-
-Worker::Worker(std::unique_ptr<Database> db, bool writes) : _db(std::move(db)), _writes(writes) {
-  _thread = std::thread([this] { loop(); });
-}
-
-Worker::~Worker() { stop_thread(_mutex, _wake, _stopping, _thread); }
-
-bool Worker::submit(Job job) {
-  {
-    std::lock_guard lock(_mutex);
-    if (_queue.size() >= kMaxQueuedJobs || _stopping) {
-      return false;
-    }
-    _queue.push_back(std::move(job));
-  }
-  _wake.notify_one();
-  return true;
-}
-
-void Worker::loop() {
-  std::vector<Job> batch;
-  batch.reserve(kMaxBatch);
-  for (;;) {
-    {
-      std::unique_lock lock(_mutex);
-      _wake.wait(lock, [this] { return _stopping || !_queue.empty(); });
-      if (_queue.empty()) {
-        return;  // stopping, and everything queued has been answered
-      }
-      while (!_queue.empty() && batch.size() < kMaxBatch) {
-        batch.push_back(std::move(_queue.front()));
-        _queue.pop_front();
-      }
-    }
-    run_batch(batch);
-    batch.clear();
-  }
-}
-
-void Worker::run_batch(std::vector<Job>& batch) {
-  std::vector<std::exception_ptr> errors(batch.size());
-  std::exception_ptr batch_error;
-  try {
-    if (!run_together(batch, errors)) {
-      run_apart(batch, errors);
-    }
-  } catch (const std::exception& e) {
-    spdlog::error("sqlite batch of {} failed: {}", batch.size(), e.what());
-    batch_error = std::make_exception_ptr(Unavailable(e.what()));
-  } catch (...) {  // a job's own exception type, rethrown after SQLite ended the transaction
-    spdlog::error("sqlite batch of {} failed", batch.size());
-    batch_error = std::make_exception_ptr(Unavailable("storage batch failed"));
-  }
-  if (batch_error) {
-    try {
-      _db->rollback_if_open();
-    } catch (const std::exception& rollback_error) {
-      /// Nothing was committed either way; the next BEGIN tells whether the connection lives.
-      spdlog::error("sqlite rollback failed: {}", rollback_error.what());
-    }
-  }
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    batch[i].done(batch_error ? batch_error : errors[i]);
-  }
-}
-
-/// The jobs back to back in one transaction: the usual case. A savepoint around every job cost
-/// the writer a fifth of its time per hold (two statements, and each job's first change to a page
-/// copied the page into the savepoint's journal), to undo a job that almost never fails. False,
-/// with nothing committed, when a job of several threw: the batch must run apart.
-bool Worker::run_together(std::vector<Job>& batch, std::vector<std::exception_ptr>& errors) {
-  _db->query(_writes ? "BEGIN IMMEDIATE" : "BEGIN").run();
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    try {
-      batch[i].run(*_db);
-    } catch (...) {
-      _db->rollback_if_open();
-      if (batch.size() > 1) {
-        return false;
-      }
-      errors[0] = std::current_exception();
-      return true;
-    }
-  }
-  _db->query("COMMIT").run();
-  return true;
-}
-
-/// Every job in a savepoint of its own: a job that throws is undone and fails alone, the others
-/// keep their work and commit.
-void Worker::run_apart(std::vector<Job>& batch, std::vector<std::exception_ptr>& errors) {
-  // Prepared once and reused: sqlite3_exec parsed these again for every job.
-  _db->query(_writes ? "BEGIN IMMEDIATE" : "BEGIN").run();
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    _db->query("SAVEPOINT job").run();
-    try {
-      batch[i].run(*_db);
-      _db->query("RELEASE job").run();
-    } catch (...) {
-      if (!_db->in_transaction()) {
-        throw;  // SQLite rolled the whole batch back (a full disk, an I/O error): it fails whole
-      }
-      errors[i] = std::current_exception();
-      _db->query("ROLLBACK TO job").run();
-      _db->query("RELEASE job").run();
-    }
-  }
-  _db->query("COMMIT").run();
-}
-
-// ---- Checkpointer ------------------------------------------------------------------------------
-
-Checkpointer::Checkpointer(std::unique_ptr<Database> db) : _db(std::move(db)) {
-  _thread = std::thread([this] { loop(); });
-}
-
-Checkpointer::~Checkpointer() { stop_thread(_mutex, _wake, _stopping, _thread); }
-
-void Checkpointer::loop() {
-  std::unique_lock lock(_mutex);
-  while (!_wake.wait_for(lock, kInterval, [this] { return _stopping; })) {
-    lock.unlock();
-    try {
-      _db->checkpoint_passive();
-    } catch (const std::exception& e) {
-      spdlog::warn("sqlite checkpoint failed (the writer's own checkpoint still bounds the log): {}", e.what());
-    }
-    lock.lock();
-  }
-}
 
 // ---- SqliteStore: plumbing --------------------------------------------------------------------
 
-SqliteStore::SqliteStore(const std::string& path, ReleaseListener on_release) : _on_release(std::move(on_release)) {
-  const bool in_memory = path == ":memory:";
-  auto writer_db = open_database(path, true);
-  apply_migrations(*writer_db);
-  if (!in_memory) {
-    // The checkpointer does the work; the writer's own checkpoint stays only as a bound on the
-    // log should the checkpointer fall behind (64 MiB instead of the default 4 MiB).
-    writer_db->exec("PRAGMA wal_autocheckpoint = " + std::to_string(kWalAutocheckpointPages));
-    preallocate_wal(*writer_db, path + "-wal");
-  }
-  _writer = std::make_unique<Worker>(std::move(writer_db), true);
-  if (!in_memory) {
-    _reader = std::make_unique<Worker>(open_database(path, false), false);
-    _checkpointer = std::make_unique<Checkpointer>(open_database(path, false));
+SqliteStore::SqliteStore(const std::string& path, ReleaseListener on_release) : _jobs(std::move(on_release)) {
+  _writer = std::make_unique<Worker>(open_writer(path), true);
+  if (path != ":memory:") {
+    _reader = std::make_unique<Worker>(open_reader(path), false);
+    _checkpointer = std::make_unique<Checkpointer>(open_reader(path));
   }
 }
 
 SqliteStore::~SqliteStore() = default;
-
-/// Submits `state->run` to `worker` and resumes the caller after the commit. The only coroutine
-/// of the bridge, and it takes no closure: GCC 12 destroys a capturing lambda that appears in a
-/// co_await expression twice, so closures are built in the plain functions around it.
-template <class Result>
-Task<Result> SqliteStore::wait_for(Worker& worker, std::shared_ptr<JobState<Result>> state) {
-  auto initiation = [this, &worker, state](auto handler) {
-    auto shared_handler = std::make_shared<decltype(handler)>(std::move(handler));
-    auto complete = [shared_handler](std::exception_ptr error) {
-      auto executor = asio::get_associated_executor(*shared_handler);
-      asio::post(executor, [shared_handler, error]() mutable { std::move (*shared_handler)(error); });
-    };
-    Worker::Job job{[state](Database& db) {
-                      // From scratch: a run undone with its batch runs again (Worker::Job).
-                      state->released.clear();
-                      state->seats_changed = false;
-                      JobContext ctx{db, state->released, state->seats_changed};
-                      state->run(ctx);
-                    },
-                    [this, state, complete](std::exception_ptr error) {
-                      if (!error && (state->seats_changed || !state->released.empty())) {
-                        _seat_generation.fetch_add(1, std::memory_order_release);
-                      }
-                      if (!error && _on_release) {
-                        for (const auto& hold : state->released) {
-                          _on_release(hold);
-                        }
-                      }
-                      state->run = nullptr;  // drop the closure on the worker, not later
-                      complete(error);
-                    }};
-    if (!worker.submit(std::move(job))) {
-      complete(std::make_exception_ptr(Unavailable("storage queue is full")));
-    }
-  };
-  co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(std::exception_ptr)>(initiation,
-                                                                                          asio::use_awaitable);
-  if constexpr (!std::is_void_v<Result>) {
-    co_return std::move(*state->result);
-  }
-}
-
-template <class Fn>
-auto SqliteStore::on(Worker& worker, Fn fn) -> Task<std::invoke_result_t<Fn&, JobContext&>> {
-  using Result = std::invoke_result_t<Fn&, JobContext&>;
-  auto state = std::make_shared<JobState<Result>>();
-  JobState<Result>* raw = state.get();  // the closure lives in the state; no cycle
-  state->run = [raw, fn = std::move(fn)](JobContext& ctx) mutable {
-    if constexpr (std::is_void_v<Result>) {
-      fn(ctx);
-    } else {
-      raw->result = fn(ctx);
-    }
-  };
-  return wait_for<Result>(worker, std::move(state));
-}
 
 // ---- concerts ---------------------------------------------------------------------------------
 
@@ -483,7 +172,7 @@ Task<std::vector<ConcertSummary>> SqliteStore::available_concerts(Date today, Ti
 }
 
 Task<std::optional<SeatMap>> SqliteStore::seat_map(ConcertId id, Timestamp now) {
-  const std::uint64_t generation = _seat_generation.load(std::memory_order_acquire);
+  const std::uint64_t generation = _jobs.seat_generation();
   {
     std::lock_guard lock(_seat_cache_mutex);
     if (auto it = _seat_cache.find(id);
@@ -649,7 +338,6 @@ Task<HoldOutcome> SqliteStore::hold_seat(HoldRequest req) {
         release_hold(db, *stale, req.now, ctx.released);
       }
     }
-    ctx.seats_changed = true;
     write_hold(db, req, price);
     out.kind = Kind::Held;
     out.reservation = Reservation{req.reservation_id, req.user_id, req.concert_id,
@@ -684,7 +372,6 @@ Task<CancelOutcome> SqliteStore::cancel_reservation(std::string id, std::string 
     }
     ctx.db.query(sql::kSetReservationStatus).bind(1, id).bind(2, std::string_view("CANCELLED")).bind(3, ms(now)).run();
     ctx.db.query(sql::kFreeSeatOf).bind(1, r->concert_id).bind(2, r->seat_number).bind(3, id).run();
-    ctx.seats_changed = true;
     ctx.db.query(sql::kInsertReservationHistory)
         .bind(1, id)
         .bind(2, std::string_view("CANCEL"))
@@ -797,7 +484,6 @@ Task<PaymentOutcome> SqliteStore::pay(PaymentRequest req) {
     CONCERTD_ASSERT(db.changes() == 1, "a balance found sufficient under the write lock takes the debit");
     const Money after = current - hold->price;
     CONCERTD_ASSERT(after >= 0, "a balance is never negative");
-    ctx.seats_changed = true;
     db.query(sql::kSellSeat).bind(1, hold->concert_id).bind(2, hold->seat_number).bind(3, hold->id).run();
     CONCERTD_ASSERT(db.changes() == 1, "a live hold's seat is held by it until paid: a seat is sold once");
     record_payment(db, req, *hold, after);

@@ -1,12 +1,19 @@
 #include "adapters/sqlite/wal_vfs.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstddef>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #include <vector>
 
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
 namespace concertd::sqlite {
@@ -364,5 +371,57 @@ const char* batched_wal_vfs() {
 }
 
 unsigned long long batched_wal_writes() { return g_writes.load(std::memory_order_relaxed); }
+
+/// Writes zeros from the end of the WAL to the size it reaches at its bound, so that commits
+/// overwrite blocks the file already has instead of appending. An fdatasync after an append must
+/// also commit the file's new size and blocks to the ext4 journal: here 0.29 ms median against
+/// 0.12 ms for an overwrite (96 KiB writes), with the journal's stalls in its tail; and with the
+/// checkpointer running, SQLite only starts the log again at its bound, so a fresh server spent
+/// its first 64 MiB of writes appending. Zeros past the log's valid frames are no frames to
+/// SQLite: recovery stops at the first frame whose salt or checksum fails, and SQLite truncates
+/// the log only when journal_size_limit is set (it is not).
+///
+/// Runs inside a write transaction of the writer's connection, so that no connection of this or
+/// another process appends to or restarts the log between the size read here and the zeros.
+/// (Closing this descriptor drops none of SQLite's locks: SQLite locks the database and -shm
+/// files, never the -wal.) A failed open, write or sync costs speed only: the log then grows as it
+/// did before.
+void preallocate_wal(Database& writer, const std::string& wal_path) {
+  auto page_size = writer.query("PRAGMA page_size");
+  page_size.step();
+  const std::int64_t target = 32 + kWalAutocheckpointPages * (page_size.column_int(0) + 24);
+  writer.exec("BEGIN IMMEDIATE");
+  int error = 0;
+  if (const int fd = ::open(wal_path.c_str(), O_WRONLY | O_CLOEXEC); fd < 0) {
+    error = errno;
+  } else {
+    const std::vector<char> zeros(std::size_t{1} << 20, 0);  // freed once the log is written
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      error = errno;
+    }
+    for (std::int64_t at = st.st_size; error == 0 && at < target;) {
+      const auto n =
+          static_cast<std::size_t>(std::min<std::int64_t>(target - at, static_cast<std::int64_t>(zeros.size())));
+      const ssize_t written = ::pwrite(fd, zeros.data(), n, at);
+      if (written < 0 && errno == EINTR) {
+        continue;
+      }
+      if (written <= 0) {
+        error = written < 0 ? errno : EIO;
+      } else {
+        at += written;
+      }
+    }
+    if (error == 0 && ::fdatasync(fd) != 0) {
+      error = errno;
+    }
+    ::close(fd);
+  }
+  writer.exec("ROLLBACK");
+  if (error != 0) {
+    spdlog::warn("sqlite: preallocating {} failed: {}", wal_path, std::strerror(error));
+  }
+}
 
 }  // namespace concertd::sqlite
