@@ -44,8 +44,9 @@ echo "tokens: $(cli zcard q:waiting) waiting; Redis used_memory +$(((used1 - use
 
 find_sha=$(cat "$scripts/lib.lua" "$scripts/find.lua" | cli -x script load)
 stats_sha=$(cat "$scripts/lib.lua" "$scripts/stats.lua" | cli -x script load)
-# ARGV: now, max-active, active-ttl, waiting-idle-ttl, grace (ms), then the script's own.
-common=("$now" 100 600000 300000 300000)
+# ARGV: the shared arguments by name (shared_args() in redis_coordinator.cpp), then the script's own.
+common=(9 now "$now" max_active 100 active_ttl 600000 idle_ttl 300000 grace 300000 paused 0 admit_per_minute 0
+  opens_at -1 opened_for -1)
 echo "check: find -> $(cli evalsha "$find_sha" 0 "${common[@]}" "$(printf %012d $((n / 2)))" 1 | tr '\n' ' ')"
 for pipeline in 1 16; do
   redis-benchmark -p "$port" -c 50 -n "$requests" -r "$n" -P "$pipeline" -q \

@@ -1,6 +1,6 @@
 """The Redis queue scripts run directly on the session's redis-server, without concertd: each one
 is EVALed as the coordinator builds it (lib.lua + the script, redis_coordinator.cpp), with the
-nine common ARGV values in common_args() order, on keys set up as the script finds them.
+shared arguments by name as shared_args() sends them, on keys set up as the script finds them.
 
 Runs only with CONCERTD_TEST_ENGINE=distributed; skipped on the other engines.
 """
@@ -69,10 +69,16 @@ def r():
     conn.close()
 
 
+def shared_args(**values):
+    """ARGV's head as shared_args() in redis_coordinator.cpp writes it: the count, then name/value pairs."""
+    pairs = [x for name_value in values.items() for x in name_value]
+    return [len(values), *pairs]
+
+
 def place(r, first_seq, last, ids):
-    # common_args(): now, max_active, active_ttl, idle ttl, grace, paused, admit_per_minute, opens_at, opened_for
-    common = [NOW, 10, 600_000, 120_000, 60_000, "0", 0, OPENS_AT, -1]
-    return r("EVAL", OPEN_SCRIPT, 0, *common, "place", OPENS_AT, first_seq, "1" if last else "0", *ids)
+    shared = shared_args(now=NOW, max_active=10, active_ttl=600_000, idle_ttl=120_000, grace=60_000, paused="0",
+                         admit_per_minute=0, opens_at=OPENS_AT, opened_for=-1)
+    return r("EVAL", OPEN_SCRIPT, 0, *shared, "place", OPENS_AT, first_seq, "1" if last else "0", *ids)
 
 
 def claimed_opening(r, ids, first):

@@ -1,6 +1,7 @@
 #include "adapters/redis/redis_coordinator.hpp"
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <string_view>
 #include <utility>
@@ -27,8 +28,6 @@ constexpr std::size_t kRestoreChunk = 500;
 /// Ids of a closed pre-queue read per ZRANGE after a claim (open.lua).
 constexpr std::int64_t kClaimReadChunk = 10'000;
 constexpr std::string_view kLibName = "lib.lua";
-/// lib.lua's COMMON: the arguments every queue script gets first (common_args), before its own.
-constexpr std::size_t kCommonArgCount = 9;
 
 std::string hex_sha1(std::string_view text) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -48,6 +47,50 @@ std::string hex_sha1(std::string_view text) {
 
 std::string ms(Timestamp t) { return std::to_string(to_millis(t)); }
 std::string ms(Millis d) { return std::to_string(d.count()); }
+
+/// What the shared arguments are read from.
+struct ScriptContext {
+  Timestamp now;
+  const RoomSettings& room;
+  const QueueLimits& limits;
+};
+
+/// An argument every queue script receives, by name: lib.lua reads it as SHARED.<name> (or
+/// shared_number('<name>')). A new setting is one row here and the Lua that reads it.
+struct SharedArg {
+  std::string_view name;
+  std::string (*value)(const ScriptContext&);
+};
+
+/// Every rule in the scripts uses the caller's clock, not Redis TIME, like the in-process queue.
+constexpr std::array kSharedArgs{
+    SharedArg{"now", [](const ScriptContext& c) { return ms(c.now); }},
+    SharedArg{"max_active", [](const ScriptContext& c) { return std::to_string(c.room.max_active); }},
+    SharedArg{"active_ttl", [](const ScriptContext& c) { return ms(Millis{c.limits.active_ttl}); }},
+    SharedArg{"idle_ttl", [](const ScriptContext& c) { return ms(Millis{c.limits.waiting_idle_ttl}); }},
+    SharedArg{"grace", [](const ScriptContext& c) { return ms(Millis{c.limits.spent_grace}); }},
+    SharedArg{"paused", [](const ScriptContext& c) { return std::string(c.room.paused ? "1" : "0"); }},
+    // 0: no cap
+    SharedArg{"admit_per_minute",
+              [](const ScriptContext& c) { return std::to_string(c.room.admit_per_minute.value_or(0)); }},
+    // -1: no opening set
+    SharedArg{"opens_at", [](const ScriptContext& c) { return c.room.opens_at ? ms(*c.room.opens_at) : "-1"; }},
+    // -1: none; the store's word on the last opening done
+    SharedArg{"opened_for", [](const ScriptContext& c) { return c.room.opened_for ? ms(*c.room.opened_for) : "-1"; }},
+};
+
+/// ARGV's head for a queue script: the shared arguments' count, then each name and value; room
+/// is reserved for the script's `extra` own arguments, which follow.
+std::vector<std::string> shared_args(const ScriptContext& context, std::size_t extra) {
+  std::vector<std::string> args;
+  args.reserve(1 + 2 * kSharedArgs.size() + extra);
+  args.push_back(std::to_string(kSharedArgs.size()));
+  for (const SharedArg& arg : kSharedArgs) {
+    args.emplace_back(arg.name);
+    args.push_back(arg.value(context));
+  }
+  return args;
+}
 
 std::int64_t as_int(const Reply& r) {
   if (r.type == Reply::Type::Integer) {
@@ -207,27 +250,9 @@ struct RedisCoordinator::Impl {
     co_return reply;
   }
 
-  /// ARGV[1..COMMON] of every queue script: the caller's clock and the room's settings, in the
-  /// order lib.lua reads them (the one other place that names them).
-  std::vector<std::string> common_args(Timestamp now, std::size_t extra) const {
-    std::vector<std::string> args;
-    args.reserve(kCommonArgCount + extra);
-    args.push_back(ms(now));
-    args.push_back(std::to_string(room.max_active));
-    args.push_back(ms(Millis{limits.active_ttl}));
-    args.push_back(ms(Millis{limits.waiting_idle_ttl}));
-    args.push_back(ms(Millis{limits.spent_grace}));
-    args.push_back(room.paused ? "1" : "0");
-    args.push_back(std::to_string(room.admit_per_minute.value_or(0)));
-    args.push_back(room.opens_at ? ms(*room.opens_at) : "-1");
-    args.push_back(room.opened_for ? ms(*room.opened_for) : "-1");
-    CONCERTD_ASSERT(args.size() == kCommonArgCount, "the common arguments are the ones lib.lua names");
-    return args;
-  }
-
-  /// A queue script: ARGV is common_args(), then `extra` (the script's arg(1), arg(2), ...).
+  /// A queue script: ARGV is shared_args(), then `extra` (the script's arg(1), arg(2), ...).
   Task<Reply> queue_script(std::string_view name, Timestamp now, std::vector<std::string> extra) {
-    std::vector<std::string> args = common_args(now, extra.size());
+    std::vector<std::string> args = shared_args(ScriptContext{now, room, limits}, extra.size());
     std::move(extra.begin(), extra.end(), std::back_inserter(args));
     std::vector<std::string> keys;
     const Script& s = script(name);

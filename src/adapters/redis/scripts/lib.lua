@@ -17,22 +17,31 @@
 --   q:idle_placed ZSET placed pre-queue id by its last poll before the opening, folded into
 --                 q:idle by the tick once idle-ttl old (a poll since has put it there already)
 --   q:budget      HASH credit, at: the outflow cap's token bucket, one for the whole cluster
--- Every rule uses the caller's clock (ARGV[1]), not Redis TIME, like the in-process queue.
---
--- ARGV[1..COMMON] are the caller's clock and the room's settings, in the order that
--- common_args() in redis_coordinator.cpp writes them (the one other place that names them); a
--- script's own arguments follow, read with arg(1), arg(2), ...
-local NOW = tonumber(ARGV[1])
-local MAX_ACTIVE = tonumber(ARGV[2])
-local ACTIVE_TTL = tonumber(ARGV[3])
-local IDLE_TTL = tonumber(ARGV[4])
-local GRACE = tonumber(ARGV[5])
-local PAUSED = ARGV[6] == '1'
-local ADMIT_PER_MINUTE = tonumber(ARGV[7])  -- 0: no cap
-local OPENS_AT = tonumber(ARGV[8])          -- -1: no opening set
-local OPENED_FOR = tonumber(ARGV[9])        -- -1: none; the store's word on the last opening done
-local COMMON = 9
+-- ARGV begins with the arguments every script shares, by name: ARGV[1] is their count n, then n
+-- name/value pairs, written from kSharedArgs in redis_coordinator.cpp (the caller's clock and the
+-- room's settings). A script's own arguments follow, read with arg(1), arg(2), ...
+local SHARED = {}
+local COMMON = 1 + 2 * tonumber(ARGV[1])
+for i = 2, COMMON, 2 do
+  SHARED[ARGV[i]] = ARGV[i + 1]
+end
+local function shared_number(name)
+  local v = tonumber(SHARED[name])
+  if v == nil then
+    error('the shared argument ' .. name .. ' is missing')
+  end
+  return v
+end
 local function arg(i) return ARGV[COMMON + i] end
+local NOW = shared_number('now')
+local MAX_ACTIVE = shared_number('max_active')
+local ACTIVE_TTL = shared_number('active_ttl')
+local IDLE_TTL = shared_number('idle_ttl')
+local GRACE = shared_number('grace')
+local PAUSED = SHARED.paused == '1'
+local ADMIT_PER_MINUTE = shared_number('admit_per_minute')  -- 0: no cap
+local OPENS_AT = shared_number('opens_at')                  -- -1: no opening set
+local OPENED_FOR = shared_number('opened_for')              -- -1: none; the store's word on the last opening done
 -- When nobody ticks for a very long time, the oldest changes go rather than all of memory.
 local MAX_CHANGES_KEPT = 1000000
 
