@@ -8,10 +8,6 @@ namespace {
 
 constexpr std::size_t kMaxTokenLength = 256;
 
-ClientError missing_token() {
-  return ClientError(ErrorCode::MissingToken, "대기열 토큰이 필요합니다 (Authorization: Bearer <token>)");
-}
-
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) {
     return false;
@@ -29,33 +25,33 @@ bool iequals(std::string_view a, std::string_view b) {
 
 std::string_view bearer_token(const Request& request) {
   if (!request.authorization) {
-    throw missing_token();
+    throw ClientError(Refusal::MissingToken);
   }
   std::string_view value = *request.authorization;
   const std::size_t space = value.find(' ');
   if (space == std::string_view::npos || !iequals(value.substr(0, space), "Bearer")) {
-    throw missing_token();
+    throw ClientError(Refusal::MissingToken);
   }
   std::string_view token = value.substr(space + 1);
   while (!token.empty() && token.front() == ' ') {
     token.remove_prefix(1);
   }
   if (token.empty() || token.size() > kMaxTokenLength) {
-    throw missing_token();
+    throw ClientError(Refusal::MissingToken);
   }
   bool invisible = false;  // one test after the loop, which the compiler then vectorizes
   for (const char c : token) {
     invisible |= c <= 0x20 || c >= 0x7f;
   }
   if (invisible) {
-    throw missing_token();
+    throw ClientError(Refusal::MissingToken);
   }
   return token;
 }
 
 void require_admin(const Request& request, const std::string& expected) {
   if (!request.admin_key || !constant_time_equal(*request.admin_key, expected)) {
-    throw ClientError(ErrorCode::AdminKeyRequired, "관리자 키가 필요합니다 (X-Admin-Key)");
+    throw ClientError(Refusal::AdminKeyRequired);
   }
 }
 

@@ -183,10 +183,10 @@ std::optional<json::value> try_parse(const std::string& body) {
 json::object parse_object(const std::string& body) {
   auto v = try_parse(body);
   if (!v) {
-    throw ClientError(ErrorCode::InvalidRequest, "요청 본문이 올바른 JSON이 아닙니다");
+    throw ClientError(Refusal::BodyNotJson);
   }
   if (!v->is_object()) {
-    throw ClientError(ErrorCode::InvalidRequest, "요청 본문은 JSON 객체여야 합니다");
+    throw ClientError(Refusal::BodyNotObject);
   }
   return std::move(v->as_object());
 }

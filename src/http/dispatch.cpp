@@ -18,9 +18,9 @@ std::optional<Response> route_refusal(const RouteMatch& match) {
     return std::nullopt;
   }
   if (match.allow.empty()) {
-    return error_response(ClientError(ErrorCode::NotFound, "요청한 경로를 찾을 수 없습니다"));
+    return error_response(ClientError(Refusal::RouteNotFound));
   }
-  Response r = error_response(ClientError(ErrorCode::MethodNotAllowed, "허용되지 않는 메서드입니다"));
+  Response r = error_response(ClientError(Refusal::MethodNotAllowed));
   r.headers.emplace_back("Allow", match.allow);
   return r;
 }
@@ -55,12 +55,12 @@ std::optional<Response> framing_refusal(Framing framing, RequestParser& parser, 
       if (auto refusal = route_refusal(router.match(head))) {
         return refusal;
       }
-      return error_response(ClientError(ErrorCode::PayloadTooLarge, "요청 본문이 너무 큽니다"));
+      return error_response(ClientError(Refusal::PayloadTooLarge));
     }
     case Framing::Malformed:
       break;
   }
-  return error_response(ClientError(ErrorCode::InvalidRequest, "잘못된 HTTP 요청입니다"));
+  return error_response(ClientError(Refusal::MalformedHttp));
 }
 
 Task<Response> dispatch(const Router& router, Request& request, std::string_view& route) {
@@ -75,7 +75,7 @@ Task<Response> dispatch(const Router& router, Request& request, std::string_view
     co_return error_response(e);
   } catch (const Unavailable& e) {
     spdlog::warn("{} {}: service unavailable: {}", request.method, route, e.what());
-    co_return error_response(ClientError(ErrorCode::ServiceUnavailable, "일시적으로 서비스를 이용할 수 없습니다"));
+    co_return error_response(ClientError(Refusal::ServiceUnavailable));
   } catch (const std::exception& e) {
     spdlog::error("{} {}: internal error: {}", request.method, route, e.what());
     Response r = json_response(500, boost::json::object{{"error", "internal error"}, {"code", "INTERNAL"}});

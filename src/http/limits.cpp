@@ -29,10 +29,6 @@ std::string hex_hmac_sha256(const std::string& key, const std::string& message) 
   return out;
 }
 
-ClientError user_auth_required() {
-  return ClientError(ErrorCode::UserAuthRequired, "사용자 인증이 필요합니다 (X-User-Auth)");
-}
-
 }  // namespace
 
 bool RateLimiter::allow(const std::string& client, Timestamp now, std::int64_t& retry_after_seconds) {
@@ -101,8 +97,7 @@ void Edge::limit_token_issue(const Request& request, Timestamp now) {
   }
   std::int64_t retry_after = 1;
   if (!_limiter->allow(client_address(request), now, retry_after)) {
-    throw ClientError(ErrorCode::RateLimited, "요청이 너무 많습니다. 잠시 후 다시 시도해주세요",
-                      {{"retryAfterSeconds", retry_after}});
+    throw ClientError(Refusal::RateLimited, {{"retryAfterSeconds", retry_after}});
   }
 }
 
@@ -111,35 +106,35 @@ std::optional<std::string> Edge::authenticated_user(const Request& request, Time
     return std::nullopt;
   }
   if (!request.user_auth) {
-    throw user_auth_required();
+    throw ClientError(Refusal::UserAuthRequired);
   }
   const std::string& value = *request.user_auth;
   // The user id has no dots of its own? It may ("a.b"): the signature and expiry are the last
   // two fields, the user id is everything before them.
   const std::size_t sig_dot = value.rfind('.');
   if (sig_dot == std::string::npos || sig_dot == 0) {
-    throw user_auth_required();
+    throw ClientError(Refusal::UserAuthRequired);
   }
   const std::size_t exp_dot = value.rfind('.', sig_dot - 1);
   if (exp_dot == std::string::npos || exp_dot == 0) {
-    throw user_auth_required();
+    throw ClientError(Refusal::UserAuthRequired);
   }
   const std::string user = value.substr(0, exp_dot);
   const std::string expiry_text = value.substr(exp_dot + 1, sig_dot - exp_dot - 1);
   const std::string signature = value.substr(sig_dot + 1);
   if (!is_valid_user_id(user) || expiry_text.empty() || expiry_text.size() > 18 ||
       expiry_text.find_first_not_of("0123456789") != std::string::npos) {
-    throw user_auth_required();
+    throw ClientError(Refusal::UserAuthRequired);
   }
   const std::string expected = hex_hmac_sha256(*_config.user_auth_secret, value.substr(0, sig_dot));
   std::string lowered = signature;
   std::transform(lowered.begin(), lowered.end(), lowered.begin(), [](unsigned char c) { return std::tolower(c); });
   if (!constant_time_equal(lowered, expected)) {
-    throw user_auth_required();
+    throw ClientError(Refusal::UserAuthRequired);
   }
   const std::int64_t expiry = std::stoll(expiry_text);
   if (expiry * 1000 <= to_millis(now)) {
-    throw user_auth_required();
+    throw ClientError(Refusal::UserAuthRequired);
   }
   return user;
 }

@@ -23,7 +23,7 @@ Task<ChargeReceipt> BalanceService::recorded_charge(const std::string& transacti
 Task<ChargeReceipt> BalanceService::charge(const std::string& user_id, Money amount,
                                            std::optional<IdempotencyStamp> stamp) {
   if (!is_valid_charge_amount(amount)) {
-    throw ClientError(ErrorCode::InvalidAmount, "충전 금액이 올바르지 않습니다");
+    throw ClientError(Refusal::InvalidAmount);
   }
   const Timestamp now = _clock.now();
   // Named first: GCC 12 destroys a temporary argument of a co_awaited call twice.
@@ -33,11 +33,11 @@ Task<ChargeReceipt> BalanceService::charge(const std::string& user_id, Money amo
     case ChargeOutcome::Kind::Charged:
       co_return outcome.receipt;
     case ChargeOutcome::Kind::BalanceLimitExceeded:
-      throw ClientError(ErrorCode::BalanceLimitExceeded, "잔액 한도(100,000,000원)를 초과할 수 없습니다");
+      throw ClientError(Refusal::BalanceLimitExceeded);
     case ChargeOutcome::Kind::DuplicateKey:
       break;
   }
-  throw ClientError(ErrorCode::IdempotencyKeyInUse, "같은 Idempotency-Key의 요청이 처리 중입니다");
+  throw ClientError(Refusal::IdempotencyKeyInUse);
 }
 
 }  // namespace concertd

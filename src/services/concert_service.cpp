@@ -8,8 +8,6 @@ namespace {
 
 constexpr std::size_t kMaxKnownConcerts = 100'000;
 
-ClientError concert_not_found() { return ClientError(ErrorCode::ConcertNotFound, "콘서트를 찾을 수 없습니다"); }
-
 void check_text(const std::string& field, const std::string& value) {
   const auto length = utf8_length(value);
   if (!length || *length < 1 || *length > kMaxTitleCodePoints) {
@@ -39,7 +37,7 @@ Task<std::vector<ConcertSummary>> ConcertService::available() {
 Task<SeatMap> ConcertService::seats(ConcertId id) {
   auto map = co_await _store.seat_map(id, _clock.now());
   if (!map) {
-    throw concert_not_found();
+    throw ClientError(Refusal::ConcertNotFound);
   }
   co_return std::move(*map);
 }
@@ -53,7 +51,7 @@ Task<ConcertInfo> ConcertService::info(ConcertId id) {
   }
   auto found = co_await _store.concert_info(id);
   if (!found) {
-    throw concert_not_found();
+    throw ClientError(Refusal::ConcertNotFound);
   }
   std::lock_guard lock(_mutex);
   if (_known.size() >= kMaxKnownConcerts) {

@@ -5,16 +5,12 @@
 namespace concertd {
 namespace {
 
-ClientError key_reused() {
-  return ClientError(ErrorCode::IdempotencyKeyReused, "이 Idempotency-Key는 다른 요청에 이미 사용되었습니다");
-}
-
 std::optional<std::string> check(const std::optional<IdempotencyRecord>& record, const IdempotencyStamp& stamp) {
   if (!record) {
     return std::nullopt;
   }
   if (record->endpoint != stamp.endpoint || record->fingerprint != stamp.fingerprint) {
-    throw key_reused();
+    throw ClientError(Refusal::IdempotencyKeyReused);
   }
   return record->result_ref;
 }
@@ -27,7 +23,7 @@ std::string IdempotencyKeys::scope(const std::string& user_id, const Idempotency
 
 Task<std::optional<std::string>> IdempotencyKeys::claim(const std::string& user_id, const IdempotencyStamp& stamp) {
   if (!co_await _coordinator.begin_idempotent(scope(user_id, stamp), kClaimTtl)) {
-    throw ClientError(ErrorCode::IdempotencyKeyInUse, "같은 Idempotency-Key의 요청이 처리 중입니다");
+    throw ClientError(Refusal::IdempotencyKeyInUse);
   }
   std::exception_ptr failure;
   std::optional<std::string> ref;

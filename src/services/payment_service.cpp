@@ -34,14 +34,14 @@ Task<PaymentReceipt> PaymentService::pay(const TokenView& token, const std::stri
       }
       co_return outcome.receipt;
     case PaymentOutcome::Kind::InvalidReservation:
-      throw ClientError(ErrorCode::InvalidReservation, "유효하지 않은 예약입니다");
+      throw ClientError(Refusal::InvalidReservation);
     case PaymentOutcome::Kind::InsufficientBalance:
-      throw ClientError(ErrorCode::InsufficientBalance, "잔액이 부족합니다",
+      throw ClientError(Refusal::InsufficientBalance,
                         {{"currentBalance", outcome.current_balance}, {"requiredAmount", outcome.required_amount}});
     case PaymentOutcome::Kind::DuplicateKey:
       break;
   }
-  throw ClientError(ErrorCode::IdempotencyKeyInUse, "같은 Idempotency-Key의 요청이 처리 중입니다");
+  throw ClientError(Refusal::IdempotencyKeyInUse);
 }
 
 }  // namespace concertd

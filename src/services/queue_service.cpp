@@ -24,10 +24,6 @@ constexpr Seconds kUnmatchedPatience{60};
 /// The settings row that keeps generated token keys ("id:secret,...").
 constexpr const char* kTokenKeysSetting = "token_keys";
 
-ClientError invalid_token() {
-  return ClientError(ErrorCode::InvalidToken, "유효하지 않은 토큰입니다. 토큰을 다시 발급받아 주세요");
-}
-
 }  // namespace
 
 QueueService::QueueService(Store& store, Coordinator& coordinator, const Clock& clock, const ServiceConfig& config,
@@ -65,7 +61,7 @@ std::string QueueService::verified_id(std::string_view token, VerifiedTokenMemo*
   }
   auto claims = _signer ? _signer->verify(token) : std::nullopt;
   if (!claims) {
-    throw invalid_token();
+    throw ClientError(Refusal::InvalidToken);
   }
   if (memo != nullptr) {
     memo->token.assign(token);
@@ -130,7 +126,7 @@ Task<QueueTicket> QueueService::status(std::string_view token, VerifiedTokenMemo
   std::string id = verified_id(token, memo);  // no temporary inside co_await (GCC 12)
   const Coordinator::Poll poll = co_await _coordinator.poll(std::move(id), now);
   if (!poll.token || poll.token->state == TokenState::Spent) {
-    throw invalid_token();
+    throw ClientError(Refusal::InvalidToken);
   }
   co_return ticket_of(*poll.token, false, poll.stats);
 }
@@ -140,25 +136,23 @@ Task<TokenView> QueueService::authenticate(std::string_view token, TokenUse use,
   std::string id = verified_id(token, memo);
   auto view = co_await _coordinator.find(std::move(id), _clock.now(), false);
   if (!view) {
-    throw invalid_token();
+    throw ClientError(Refusal::InvalidToken);
   }
   if (view->state == TokenState::Spent && use != TokenUse::Grace) {
-    throw invalid_token();
+    throw ClientError(Refusal::InvalidToken);
   }
   if (acting_user && *acting_user != view->user_id) {
-    throw ClientError(ErrorCode::Forbidden, "다른 사용자의 토큰입니다");
+    throw ClientError(Refusal::OtherUsersToken);
   }
   co_return *view;
 }
 
 void QueueService::require_admitted(const TokenView& token) const {
   if (token.state == TokenState::Waiting) {
-    throw ClientError(ErrorCode::TokenNotActive, "아직 대기 중입니다. 순서가 되면 이용할 수 있습니다",
-                      {{"position", token.position}});
+    throw ClientError(Refusal::StillWaiting, {{"position", token.position}});
   }
   if (token.state == TokenState::PreQueue) {
-    throw ClientError(ErrorCode::TokenNotActive, "아직 예매가 열리지 않았습니다. 오픈 시각에 순서가 정해집니다",
-                      {{"position", 0}});
+    throw ClientError(Refusal::NotOpenYet, {{"position", 0}});
   }
 }
 

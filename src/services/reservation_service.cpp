@@ -7,12 +7,6 @@
 #include "domain/random.hpp"
 
 namespace concertd {
-namespace {
-
-ClientError reservation_not_found() { return ClientError(ErrorCode::ReservationNotFound, "예약을 찾을 수 없습니다"); }
-
-}  // namespace
-
 ReservationService::ReservationService(Store& store, Coordinator& coordinator, ConcertService& concerts,
                                        const Clock& clock, const ServiceConfig& config)
     : _store(store), _coordinator(coordinator), _concerts(concerts), _clock(clock), _config(config) {}
@@ -20,12 +14,12 @@ ReservationService::ReservationService(Store& store, Coordinator& coordinator, C
 Task<Reservation> ReservationService::hold(const std::string& user_id, ConcertId concert_id, std::int64_t seat_number) {
   const ConcertInfo concert = co_await _concerts.info(concert_id);
   if (seat_number < 1 || seat_number > concert.seat_count) {
-    throw ClientError(ErrorCode::SeatNotFound, "좌석을 찾을 수 없습니다");
+    throw ClientError(Refusal::SeatNotFound);
   }
   const int seat = static_cast<int>(seat_number);
   const std::string reservation_id = random_id("res-", _clock.now());
   if (!co_await _coordinator.try_lock_seat(concert_id, seat, reservation_id, kSeatLockTtl)) {
-    throw ClientError(ErrorCode::SeatLocked, "다른 사용자가 처리 중입니다. 잠시 후 재시도해주세요");
+    throw ClientError(Refusal::SeatLocked);
   }
   const Timestamp now = _clock.now();
   HoldOutcome outcome;
@@ -52,18 +46,18 @@ Task<Reservation> ReservationService::hold(const std::string& user_id, ConcertId
     case HoldOutcome::Kind::Held:
       co_return outcome.reservation;
     case HoldOutcome::Kind::ConcertNotFound:
-      throw ClientError(ErrorCode::ConcertNotFound, "콘서트를 찾을 수 없습니다");
+      throw ClientError(Refusal::ConcertNotFound);
     case HoldOutcome::Kind::SeatNotFound:
-      throw ClientError(ErrorCode::SeatNotFound, "좌석을 찾을 수 없습니다");
+      throw ClientError(Refusal::SeatNotFound);
     case HoldOutcome::Kind::HoldLimitExceeded:
-      throw ClientError(ErrorCode::HoldLimitExceeded, "한 사용자가 동시에 선택할 수 있는 좌석 수를 넘었습니다",
+      throw ClientError(Refusal::HoldLimitExceeded,
                         {{"maxHolds", static_cast<std::int64_t>(_config.max_holds_per_user)}});
     case HoldOutcome::Kind::AlreadyAssigned: {
       std::vector<ErrorDetail> details;
       if (outcome.own_reservation_id) {
         details.push_back({"reservationId", *outcome.own_reservation_id});
       }
-      throw ClientError(ErrorCode::SeatAlreadyAssigned, "이미 다른 사용자가 선택한 좌석입니다", std::move(details));
+      throw ClientError(Refusal::SeatAlreadyAssigned, std::move(details));
     }
   }
   CONCERTD_UNREACHABLE("a hold outcome no case handles");
@@ -72,7 +66,7 @@ Task<Reservation> ReservationService::hold(const std::string& user_id, ConcertId
 Task<Reservation> ReservationService::get(const std::string& user_id, const std::string& reservation_id) {
   auto found = co_await _store.find_reservation(reservation_id, _clock.now());
   if (!found || found->user_id != user_id) {
-    throw reservation_not_found();
+    throw ClientError(Refusal::ReservationNotFound);
   }
   co_return std::move(*found);
 }
@@ -83,9 +77,9 @@ Task<void> ReservationService::cancel(const std::string& user_id, const std::str
     case CancelOutcome::Cancelled:
       co_return;
     case CancelOutcome::NotFound:
-      throw reservation_not_found();
+      throw ClientError(Refusal::ReservationNotFound);
     case CancelOutcome::NotCancellable:
-      throw ClientError(ErrorCode::ReservationNotCancellable, "취소할 수 없는 예약입니다");
+      throw ClientError(Refusal::ReservationNotCancellable);
   }
 }
 

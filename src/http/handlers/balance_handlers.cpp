@@ -26,7 +26,7 @@ Task<Response> charge(App& app, Request& request) {
     const auto body = parse_object(request.body);
     const auto amount = integer_field(body, "amount");
     if (!amount) {
-      throw ClientError(ErrorCode::InvalidAmount, "충전 금액이 올바르지 않습니다");
+      throw ClientError(Refusal::InvalidAmount);
     }
     co_return json_response(200, to_json(co_await app.balances.charge(user_id, *amount, stamp)));
   };
@@ -37,7 +37,7 @@ Task<Response> read_balance(App& app, Request& request) {
   const std::string user_id = user_id_param(request.path_params.at(0));
   if (const auto authenticated = app.edge.authenticated_user(request, app.clock.now());
       authenticated && *authenticated != user_id) {
-    throw ClientError(ErrorCode::Forbidden, "다른 사용자의 잔액은 조회할 수 없습니다");
+    throw ClientError(Refusal::OtherUsersBalance);
   }
   const BalanceView view = co_await app.balances.get(user_id);
   json::object out{{"userId", view.user_id}, {"balance", view.balance}, {"lastUpdated", nullptr}};

@@ -30,7 +30,7 @@ Task<Response> issue_token(App& app, Request& request) {
   const auto body = parse_object(request.body);
   if (const auto* named = body.if_contains("userId");
       authenticated && named && named->is_string() && named->get_string() != *authenticated) {
-    throw ClientError(ErrorCode::Forbidden, "다른 사용자의 토큰은 발급할 수 없습니다");
+    throw ClientError(Refusal::TokenForOtherUser);
   }
   const std::string user_id = require_string(body, "userId");
   if (!is_valid_user_id(user_id)) {
