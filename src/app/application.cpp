@@ -15,6 +15,7 @@ constexpr Millis kRoomRefreshEvery{500};
 constexpr Millis kReleaseEvery{250};
 constexpr Seconds kPurgeEvery{60};
 constexpr Millis kPurgeAge = std::chrono::hours(24);
+static_assert(kPurgeAge >= kIdempotencyWindow, "a success stays recorded for the whole idempotency window");
 
 /// Runs `step` every `period` until the io_context stops. A failing step is logged when it
 /// starts failing, every 100th failure after that, and when it recovers: an outage of the

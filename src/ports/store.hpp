@@ -26,6 +26,11 @@ using Task = boost::asio::awaitable<T>;
 /// idempotency claim) is held longer than this.
 inline constexpr Millis kStoreStatementTimeout{10'000};
 
+/// How long a success stays recorded under its Idempotency-Key: a retry within it gets the same
+/// answer, one after it runs anew. Both engines read it from here (PostgreSQL's
+/// concertd_claim_key through the session setting concertd.idempotency_window_ms).
+inline constexpr Millis kIdempotencyWindow = std::chrono::hours(24);
+
 struct HoldRequest {
   std::string reservation_id;  // fresh id, used when the hold is taken
   std::string user_id;
@@ -146,7 +151,7 @@ class Store {
   virtual Task<PaymentOutcome> pay(PaymentRequest request) = 0;
   virtual Task<std::optional<ChargeReceipt>> charge_receipt(std::string transaction_id) = 0;
   virtual Task<std::optional<PaymentReceipt>> payment_receipt(std::string payment_id) = 0;
-  /// A success recorded under (user, key) within the last 24 hours.
+  /// A success recorded under (user, key) within the last kIdempotencyWindow.
   virtual Task<std::optional<IdempotencyRecord>> find_idempotency(std::string user_id, std::string key,
                                                                   Timestamp now) = 0;
 

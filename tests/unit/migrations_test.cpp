@@ -30,6 +30,8 @@ const std::map<std::string, std::string> kApplied = {
     {"postgres/0004_batched_payments.sql", "9fdce42895efd09664a8f24fdb86408080fe94eadb68aea5fb005d64d8c6a185"},
     {"postgres/0005_unmatched_token_changes.sql", "5d02aa808f90660a2bee859de7f9861ae1537f73d39ab621bab5cc553382c06e"},
     {"postgres/0006_pre_queue.sql", "e7fa3456e04e5db45ff4ea0a20c803606f924cdecad0fd95fe18563570bfbea1"},
+    {"postgres/0007_idempotency_window_from_the_server.sql",
+     "e635030d83efd0dc0d3f68e0e75356eed34090aef46d8b5d883300216a8ae68c"},
 };
 
 const fs::path kAdapters = fs::path(CONCERTD_SOURCE_DIR) / "src" / "adapters";

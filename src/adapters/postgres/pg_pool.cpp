@@ -403,7 +403,7 @@ std::uint64_t& Pool::idle_mark(Connection* connection) {
 Task<Lease> Pool::start() {
   Connection* first = _slots.front().get();
   co_await first->connect(_uri, kConnectTimeout);
-  co_await first->run_text(sql::kSessionSetup, kConnectTimeout);
+  co_await first->run_text(sql::session_setup().c_str(), kConnectTimeout);
   ++_live;
   for (std::size_t i = 1; i < _slots.size(); ++i) {
     reconnect_later(_slots[i].get());
@@ -520,7 +520,7 @@ Task<void> Pool::maintain(std::shared_ptr<Pool> self, Connection* connection) {
     std::string failure;
     try {
       co_await connection->connect(self->_uri, kConnectTimeout);
-      co_await connection->run_text(sql::kSessionSetup, kConnectTimeout);
+      co_await connection->run_text(sql::session_setup().c_str(), kConnectTimeout);
     } catch (const std::exception& e) {
       failure = e.what();
     }

@@ -27,7 +27,6 @@ constexpr Millis kQueryTimeout = kStoreStatementTimeout;
 constexpr Millis kMigrationTimeout{120'000};
 /// A deadlock or serialization failure rolled the whole operation back: rerun it a few times.
 constexpr int kMaxAttempts = 3;
-constexpr Millis kIdempotencyLifetime = std::chrono::hours(24);
 constexpr int kPurgeBatch = 1000;
 
 std::string num(std::int64_t v) { return std::to_string(v); }
@@ -383,7 +382,7 @@ Task<void> apply_migrations(Connection& c) {
     spdlog::info("postgres: applied migration {}", name);
   }
   co_await c.run_text(sql::kMigrationUnlock, kQueryTimeout);
-  co_await c.run_text(sql::kSessionSetup, kQueryTimeout);
+  co_await c.run_text(sql::session_setup().c_str(), kQueryTimeout);
 }
 
 }  // namespace
@@ -621,7 +620,7 @@ Task<std::optional<PaymentReceipt>> PgStore::payment_receipt(std::string payment
 }
 
 Task<std::optional<IdempotencyRecord>> PgStore::find_idempotency(std::string user_id, std::string key, Timestamp now) {
-  Params params{std::move(user_id), std::move(key), num(now - kIdempotencyLifetime)};
+  Params params{std::move(user_id), std::move(key), num(now - kIdempotencyWindow)};
   const Result r = co_await query(_impl->pool, sql::kFindIdempotency, std::move(params));
   if (r.rows() == 0) {
     co_return std::nullopt;

@@ -2,6 +2,10 @@
 // Every SQL statement of the PostgreSQL store, named. Parameters are always bound, never spliced.
 // Each statement is prepared once per connection under its name; the multi-step operations are
 // PL/pgSQL functions of the migrations, so that each is one round trip and one transaction.
+#include <string>
+
+#include "ports/store.hpp"
+
 namespace concertd::postgres::sql {
 
 struct Statement {
@@ -111,8 +115,14 @@ inline constexpr Statement kClaimSetting{
 inline constexpr Statement kPurge{"purge", "SELECT concertd_purge($1::bigint, $2::integer)", 2};
 
 /// Run on every new connection: the server gives up on a statement a little before the client
-/// does (10 s), so that a statement the client reports as failed is rolled back, not committed late.
-inline constexpr const char* kSessionSetup = "SET statement_timeout = 9000";
+/// does (kStoreStatementTimeout), so that a statement the client reports as failed is rolled back,
+/// not committed late; and the idempotency window that concertd_claim_key reads (migration 0007).
+inline const std::string& session_setup() {
+  static const std::string text =
+      "SET statement_timeout = " + std::to_string((kStoreStatementTimeout - Millis{1000}).count()) +
+      "; SET concertd.idempotency_window_ms = " + std::to_string(kIdempotencyWindow.count());
+  return text;
+}
 /// Migrations wait for each other's lock and may take their time.
 inline constexpr const char* kNoStatementTimeout = "SET statement_timeout = 0";
 

@@ -12,7 +12,6 @@ namespace concertd::sqlite {
 
 namespace {
 
-constexpr Millis kIdempotencyLifetime = std::chrono::hours(24);
 constexpr int kPurgeBatch = 1000;
 
 std::int64_t ms(Timestamp t) { return to_millis(t); }
@@ -69,9 +68,9 @@ void release_hold(Database& db, Reservation hold, Timestamp now, std::vector<Res
 
 /// Removes an idempotency record past its lifetime, then tells whether the key is taken.
 bool idempotency_key_taken(Database& db, const std::string& user, const IdempotencyStamp& stamp, Timestamp now) {
-  db.query(sql::kDeleteStaleIdempotency).bind(1, user).bind(2, stamp.key).bind(3, ms(now - kIdempotencyLifetime)).run();
+  db.query(sql::kDeleteStaleIdempotency).bind(1, user).bind(2, stamp.key).bind(3, ms(now - kIdempotencyWindow)).run();
   auto st = db.query(sql::kFindIdempotency);
-  st.bind(1, user).bind(2, stamp.key).bind(3, ms(now - kIdempotencyLifetime));
+  st.bind(1, user).bind(2, stamp.key).bind(3, ms(now - kIdempotencyWindow));
   return st.step();
 }
 
@@ -530,7 +529,7 @@ Task<std::optional<IdempotencyRecord>> SqliteStore::find_idempotency(std::string
       reader(),
       [user_id = std::move(user_id), key = std::move(key), now](JobContext& ctx) -> std::optional<IdempotencyRecord> {
         auto st = ctx.db.query(sql::kFindIdempotency);
-        st.bind(1, user_id).bind(2, key).bind(3, ms(now - kIdempotencyLifetime));
+        st.bind(1, user_id).bind(2, key).bind(3, ms(now - kIdempotencyWindow));
         if (!st.step()) {
           return std::nullopt;
         }
