@@ -2,6 +2,8 @@
 // What the endpoint handlers share: the services, the settings they echo, the metrics.
 #include <functional>
 
+#include <boost/json/object.hpp>
+
 #include "http/limits.hpp"
 #include "http/metrics.hpp"
 #include "http/router.hpp"
@@ -41,8 +43,15 @@ void add_admin_routes(Router& router, App& app);
 void add_ops_routes(Router& router, App& app);
 
 // Shared by the handlers.
-/// A path userId, percent-decoded and validated (400 INVALID_REQUEST).
-std::string user_id_param(const std::string& raw);
+/// The API's identifiers, each checked in one place with one message (400 INVALID_REQUEST naming
+/// it), whether it comes in the path (percent-decoded first; the route's only parameter) or in
+/// the body.
+std::string user_id_param(const Request& request);
+std::string reservation_id_param(const Request& request);
+ConcertId concert_id_param(const Request& request);
+std::string user_id_field(const boost::json::object& body);
+std::string reservation_id_field(const boost::json::object& body);
+ConcertId concert_id_field(const boost::json::object& body);
 /// The Idempotency-Key header as a stamp for `endpoint`, or nullopt without one (400 if malformed).
 std::optional<IdempotencyStamp> idempotency_stamp(const Request& request, const char* endpoint);
 

@@ -13,7 +13,7 @@ namespace {
 namespace json = boost::json;
 
 Task<Response> charge(App& app, Request& request) {
-  const std::string user_id = user_id_param(request.path_params.at(0));
+  const std::string user_id = user_id_param(request);
   const TokenView token =
       co_await app.queue.authenticate(bearer_token(request), TokenUse::Grace, &user_id, request.token_memo);
   const auto stamp = idempotency_stamp(request, "charge");
@@ -34,7 +34,7 @@ Task<Response> charge(App& app, Request& request) {
 }
 
 Task<Response> read_balance(App& app, Request& request) {
-  const std::string user_id = user_id_param(request.path_params.at(0));
+  const std::string user_id = user_id_param(request);
   if (const auto authenticated = app.edge.authenticated_user(request, app.clock.now());
       authenticated && *authenticated != user_id) {
     throw ClientError(Refusal::OtherUsersBalance);

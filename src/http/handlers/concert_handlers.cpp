@@ -81,11 +81,8 @@ class SeatMapBodies {
 };
 
 Task<Response> seat_map(App& app, SeatMapBodies& bodies, Request& request) {
-  const auto id = parse_concert_id(request.path_params.at(0));
-  if (!id) {
-    throw invalid_field("concertId", "concertId must be an integer from 1 to 2^63-1");
-  }
-  const SeatMap map = co_await app.concerts.seats(*id);
+  const ConcertId id = concert_id_param(request);
+  const SeatMap map = co_await app.concerts.seats(id);
   co_return json_response(200, bodies.body_for(map));
 }
 

@@ -22,10 +22,7 @@ Task<Response> pay(App& app, Request& request) {
   const std::function<Task<Response>()> work = [&]() -> Task<Response> {
     app.queue.require_admitted(token);
     const auto body = parse_object(request.body);
-    const std::string reservation_id = require_string(body, "reservationId");
-    if (!is_valid_reservation_id(reservation_id)) {
-      throw invalid_field("reservationId", "reservationId must be 1 to 128 characters");
-    }
+    const std::string reservation_id = reservation_id_field(body);
     const PaymentReceipt receipt = co_await app.payments.pay(token, reservation_id, stamp);
     app.metrics.count_payment();
     co_return json_response(200, to_json(receipt));

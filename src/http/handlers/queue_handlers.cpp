@@ -32,10 +32,7 @@ Task<Response> issue_token(App& app, Request& request) {
       authenticated && named && named->is_string() && named->get_string() != *authenticated) {
     throw ClientError(Refusal::TokenForOtherUser);
   }
-  const std::string user_id = require_string(body, "userId");
-  if (!is_valid_user_id(user_id)) {
-    throw invalid_field("userId", "userId must be 1 to 64 characters of A-Z a-z 0-9 . _ @ -");
-  }
+  const std::string user_id = user_id_field(body);
   const QueueTicket ticket = co_await app.queue.issue(user_id);
   JsonWriter out;
   out.field("token", ticket.signed_token).field("userId", ticket.token.user_id);

@@ -15,30 +15,19 @@ namespace {
 
 namespace json = boost::json;
 
-std::string reservation_id_param(const std::string& raw) {
-  auto decoded = percent_decode(raw);
-  if (!decoded || !is_valid_reservation_id(*decoded)) {
-    throw invalid_field("reservationId", "reservationId must be 1 to 128 characters");
-  }
-  return std::move(*decoded);
-}
-
 Task<Response> hold(App& app, Request& request) {
   const TokenView token =
       co_await app.queue.authenticate(bearer_token(request), TokenUse::Hold, nullptr, request.token_memo);
   app.queue.require_admitted(token);
   const auto body = parse_object(request.body);
-  const auto concert_id = integer_field(body, "concertId");
-  if (!concert_id || *concert_id < 1) {
-    throw invalid_field("concertId", "concertId must be an integer from 1 to 2^63-1");
-  }
+  const ConcertId concert_id = concert_id_field(body);
   const auto seat_field = wide_integer_field(body, request.body, "seatNumber");
   if (!seat_field) {
     throw invalid_field("seatNumber", "seatNumber must be an integer");
   }
   // An integer beyond int64 is still an integer, only outside every seat map: 404 later.
   const std::int64_t seat = seat_field->too_large ? std::numeric_limits<std::int64_t>::max() : seat_field->value;
-  const Reservation r = co_await app.reservations.hold(token.user_id, *concert_id, seat);
+  const Reservation r = co_await app.reservations.hold(token.user_id, concert_id, seat);
   app.metrics.count_hold();
   json::object out = to_json(r);
   out["message"] = hold_message(app.reservations.hold_ttl());
@@ -46,7 +35,7 @@ Task<Response> hold(App& app, Request& request) {
 }
 
 Task<Response> get_reservation(App& app, Request& request) {
-  const std::string id = reservation_id_param(request.path_params.at(0));
+  const std::string id = reservation_id_param(request);
   const TokenView token =
       co_await app.queue.authenticate(bearer_token(request), TokenUse::Grace, nullptr, request.token_memo);
   app.queue.require_admitted(token);
@@ -54,7 +43,7 @@ Task<Response> get_reservation(App& app, Request& request) {
 }
 
 Task<Response> cancel_reservation(App& app, Request& request) {
-  const std::string id = reservation_id_param(request.path_params.at(0));
+  const std::string id = reservation_id_param(request);
   const TokenView token =
       co_await app.queue.authenticate(bearer_token(request), TokenUse::Grace, nullptr, request.token_memo);
   app.queue.require_admitted(token);
