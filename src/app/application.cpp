@@ -79,7 +79,7 @@ Application::Application(Store& store, Coordinator& coordinator, const Clock& cl
       _clock(clock),
       _room(store, coordinator, clock, RoomSettings{config.max_active}),
       _queue(store, coordinator, clock, config, _room),
-      _concerts(store, coordinator, clock),
+      _concerts(store, clock),
       _reservations(store, coordinator, _concerts, clock, config),
       _balances(store, clock),
       _payments(store, coordinator, clock),

@@ -128,9 +128,6 @@ class Coordinator {
   /// Marks an idempotency key in flight; false when another request holds it.
   virtual Task<bool> begin_idempotent(std::string scope, Millis ttl) = 0;
   virtual Task<void> end_idempotent(std::string scope) = 0;
-
-  virtual Task<std::optional<std::string>> cache_get(std::string key, Timestamp now) = 0;
-  virtual Task<void> cache_put(std::string key, std::string value, Timestamp expires_at) = 0;
 };
 
 }  // namespace concertd

@@ -17,8 +17,7 @@ void check_text(const std::string& field, const std::string& value) {
 
 }  // namespace
 
-ConcertService::ConcertService(Store& store, Coordinator& coordinator, const Clock& clock)
-    : _store(store), _coordinator(coordinator), _clock(clock) {}
+ConcertService::ConcertService(Store& store, const Clock& clock) : _store(store), _clock(clock) {}
 
 Task<std::vector<ConcertSummary>> ConcertService::available() {
   const Timestamp now = _clock.now();

@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "ports/clock.hpp"
-#include "ports/coordinator.hpp"
 #include "ports/store.hpp"
 
 namespace concertd {
@@ -25,7 +24,7 @@ class ConcertService {
   /// The listing may be this old: well within the contract's one second.
   static constexpr Millis kListingCacheTtl{500};
 
-  ConcertService(Store& store, Coordinator& coordinator, const Clock& clock);
+  ConcertService(Store& store, const Clock& clock);
 
   Task<std::vector<ConcertSummary>> available();
   /// 404 CONCERT_NOT_FOUND when unknown.
@@ -37,7 +36,6 @@ class ConcertService {
 
  private:
   Store& _store;
-  Coordinator& _coordinator;
   const Clock& _clock;
   std::mutex _mutex;
   std::optional<std::pair<Timestamp, std::vector<ConcertSummary>>> _listing;  // (expires, value)

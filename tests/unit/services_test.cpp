@@ -39,7 +39,7 @@ class ServicesTest : public ::testing::Test {
       : store(":memory:", [this](const Reservation& r) { released.push_back(r.id); }),
         coordinator(QueueLimits{100, Seconds{600}, Seconds{300}, Seconds{300}}, clock),
         line(io, store, coordinator, clock, config),
-        concerts(store, coordinator, clock),
+        concerts(store, clock),
         reservations(store, coordinator, concerts, clock, config),
         balances(store, clock),
         payments(store, coordinator, clock),

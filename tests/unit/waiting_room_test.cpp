@@ -269,12 +269,6 @@ class CountingCoordinator final : public Coordinator {
     return counted(_inner.begin_idempotent(std::move(scope), ttl));
   }
   Task<void> end_idempotent(std::string scope) override { return counted(_inner.end_idempotent(std::move(scope))); }
-  Task<std::optional<std::string>> cache_get(std::string key, Timestamp now) override {
-    return counted(_inner.cache_get(std::move(key), now));
-  }
-  Task<void> cache_put(std::string key, std::string value, Timestamp expires) override {
-    return counted(_inner.cache_put(std::move(key), std::move(value), expires));
-  }
 
  private:
   template <class T>

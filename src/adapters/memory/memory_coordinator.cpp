@@ -660,22 +660,4 @@ Task<void> MemoryCoordinator::end_idempotent(std::string scope) {
   co_return;
 }
 
-Task<std::optional<std::string>> MemoryCoordinator::cache_get(std::string key, Timestamp now) {
-  std::lock_guard lock(_mutex);
-  auto it = _cache.find(key);
-  if (it == _cache.end() || it->second.second <= now) {
-    co_return std::nullopt;
-  }
-  co_return it->second.first;
-}
-
-Task<void> MemoryCoordinator::cache_put(std::string key, std::string value, Timestamp expires_at) {
-  std::lock_guard lock(_mutex);
-  if (_cache.size() >= kMaxCacheEntries) {
-    _cache.clear();
-  }
-  _cache[std::move(key)] = {std::move(value), expires_at};
-  co_return;
-}
-
 }  // namespace concertd

@@ -37,9 +37,6 @@ class SequenceCounter {
 
 class MemoryCoordinator final : public Coordinator {
  public:
-  /// Caches beyond this many entries are dropped wholesale: they are only caches.
-  static constexpr std::size_t kMaxCacheEntries = 100'000;
-
   MemoryCoordinator(QueueLimits limits, const Clock& clock) : _limits(limits), _clock(clock) {}
 
   Task<bool> ping() override { co_return true; }
@@ -60,8 +57,6 @@ class MemoryCoordinator final : public Coordinator {
   Task<void> unlock_seat(ConcertId concert, int seat, std::string owner) override;
   Task<bool> begin_idempotent(std::string scope, Millis ttl) override;
   Task<void> end_idempotent(std::string scope) override;
-  Task<std::optional<std::string>> cache_get(std::string key, Timestamp now) override;
-  Task<void> cache_put(std::string key, std::string value, Timestamp expires_at) override;
 
   // Synchronous core, also used directly by unit tests.
   IssueResult issue_now(TokenRecord candidate, Timestamp now);
@@ -222,7 +217,6 @@ class MemoryCoordinator final : public Coordinator {
 
   std::unordered_map<std::string, std::pair<std::string, Timestamp>> _seat_locks;
   std::unordered_map<std::string, Timestamp> _in_flight;
-  std::unordered_map<std::string, std::pair<std::string, Timestamp>> _cache;
 };
 
 }  // namespace concertd

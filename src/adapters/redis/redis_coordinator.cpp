@@ -507,26 +507,4 @@ Task<void> RedisCoordinator::end_idempotent(std::string scope) {
   co_await _impl->command(std::move(args));
 }
 
-Task<std::optional<std::string>> RedisCoordinator::cache_get(std::string key, Timestamp /*now*/) {
-  // Redis expires the entry itself (PX at put time).
-  std::vector<std::string> args{"GET", std::move(key)};
-  Reply reply = co_await _impl->command(std::move(args));
-  if (reply.type != Reply::Type::String) {
-    co_return std::nullopt;
-  }
-  co_return std::move(reply.str);
-}
-
-Task<void> RedisCoordinator::cache_put(std::string key, std::string value, Timestamp expires_at) {
-  const Millis ttl = expires_at - _impl->clock.now();
-  if (ttl.count() <= 0) {
-    // A newer value that is already stale: the older one must not outlive it.
-    std::vector<std::string> args{"DEL", std::move(key)};
-    co_await _impl->command(std::move(args));
-    co_return;
-  }
-  std::vector<std::string> args{"SET", std::move(key), std::move(value), "PX", std::to_string(ttl.count())};
-  co_await _impl->command(std::move(args));
-}
-
 }  // namespace concertd::redis

@@ -40,8 +40,6 @@ class RedisCoordinator final : public Coordinator {
   Task<void> unlock_seat(ConcertId concert, int seat, std::string owner) override;
   Task<bool> begin_idempotent(std::string scope, Millis ttl) override;
   Task<void> end_idempotent(std::string scope) override;
-  Task<std::optional<std::string>> cache_get(std::string key, Timestamp now) override;
-  Task<void> cache_put(std::string key, std::string value, Timestamp expires_at) override;
 
  private:
   struct Impl;
