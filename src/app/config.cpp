@@ -21,6 +21,9 @@ std::string env(const char* name) { return std::string("CONCERTD_") + name; }
 
 const auto kSeconds = CLI::Range(std::int64_t{1}, std::int64_t{std::numeric_limits<std::int32_t>::max()});
 const auto kPositive = CLI::Range(std::int64_t{1}, std::int64_t{std::numeric_limits<std::int32_t>::max()});
+/// A connection's stage timeouts (header, body, idle): 0 would close every connection at once and
+/// spin its watchdog; past an hour a stalled client holds its connection slot for too long.
+const auto kTimeoutSeconds = CLI::Range(std::int64_t{1}, std::int64_t{3600});
 
 /// Where it listens and which engines it uses.
 void add_engine_options(CLI::App& serve, Config& cfg) {
@@ -114,6 +117,19 @@ void add_edge_options(CLI::App& serve, Config& cfg) {
   serve.add_option("--max-connections", cfg.max_connections, "open connections at once")
       ->envname(env("MAX_CONNECTIONS"))
       ->check(kPositive)
+      ->capture_default_str();
+  serve
+      .add_option("--header-timeout", cfg.header_timeout, "seconds to send a request's headers, from their first byte")
+      ->envname(env("HEADER_TIMEOUT"))
+      ->check(kTimeoutSeconds)
+      ->capture_default_str();
+  serve.add_option("--body-timeout", cfg.body_timeout, "seconds to send a request's body, from the end of its headers")
+      ->envname(env("BODY_TIMEOUT"))
+      ->check(kTimeoutSeconds)
+      ->capture_default_str();
+  serve.add_option("--idle-timeout", cfg.idle_timeout, "seconds a keep-alive connection may idle between requests")
+      ->envname(env("IDLE_TIMEOUT"))
+      ->check(kTimeoutSeconds)
       ->capture_default_str();
   serve.add_flag("--demo,!--no-demo", cfg.demo, "create three demo concerts on an empty store (default on)")
       ->envname(env("DEMO"));

@@ -26,6 +26,11 @@ struct Config {
   std::int64_t rate_limit = 0;
   std::optional<std::string> trusted_proxies;
   std::int64_t max_connections = 10'000;
+  /// Seconds to send a request's headers (from their first byte), its body (from the end of the
+  /// headers), and seconds a keep-alive connection may idle between requests.
+  std::int64_t header_timeout = 10;
+  std::int64_t body_timeout = 30;
+  std::int64_t idle_timeout = 60;
   bool demo = true;
 };
 

@@ -177,8 +177,9 @@ int serve(const Config& cfg) {
   Application application(store, coordinator, clock, service_config, admin_key, metrics, std::move(edge));
 
   http::Server server(io, application.router(), metrics,
-                      http::ServerLimits{static_cast<std::size_t>(cfg.max_body), 16 * 1024, Seconds{10}, Seconds{30},
-                                         Seconds{60}, fit_descriptor_limit(cfg.max_connections)});
+                      http::ServerLimits{static_cast<std::size_t>(cfg.max_body), 16 * 1024, Seconds{cfg.header_timeout},
+                                         Seconds{cfg.body_timeout}, Seconds{cfg.idle_timeout},
+                                         fit_descriptor_limit(cfg.max_connections)});
   int exit_code = 0;
   asio::co_spawn(
       io,

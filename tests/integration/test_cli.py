@@ -13,7 +13,8 @@ from support import (ADMIN_KEY, ServerError, available_dates, clean_env, create_
                      require_binary, sanitizer_report, seat_map, wait_until)
 
 FLAGS = ["--host", "--port", "--data-dir", "--max-active", "--active-ttl", "--waiting-idle-ttl",
-         "--hold-ttl", "--max-holds-per-user", "--max-body", "--admin-key"]
+         "--hold-ttl", "--max-holds-per-user", "--max-body", "--admin-key", "--header-timeout",
+         "--body-timeout", "--idle-timeout"]
 
 
 def run_binary(args, env=None, timeout=15):
@@ -46,6 +47,7 @@ def test_serve_help_lists_flags():
     ["--hold-ttl", "0"], ["--hold-ttl", "1.5"], ["--hold-ttl", "abc"], ["--active-ttl", "-5"],
     ["--waiting-idle-ttl", "0"], ["--max-active", "x"], ["--max-active", "0"],
     ["--max-holds-per-user", "-1"], ["--max-body", "big"],
+    ["--header-timeout", "0"], ["--body-timeout", "3601"], ["--idle-timeout", "abc"], ["--idle-timeout", "1.5"],
 ], ids=lambda b: "=".join(b))
 def test_bad_flag_value_exits_2(bad):
     with tempfile.TemporaryDirectory(prefix="concertd-cli-data-") as data:
@@ -105,7 +107,7 @@ def test_host_flag_wins_over_the_environment(make_server):
 
 
 @pytest.mark.parametrize("var,value", [("CONCERTD_HOLD_TTL", "0"), ("CONCERTD_PORT", "abc"),
-                                       ("CONCERTD_MAX_ACTIVE", "many")])
+                                       ("CONCERTD_MAX_ACTIVE", "many"), ("CONCERTD_BODY_TIMEOUT", "0")])
 def test_bad_env_value_exits_2(var, value):
     with tempfile.TemporaryDirectory(prefix="concertd-cli-data-") as data:
         port = [] if var == "CONCERTD_PORT" else ["--port", str(free_port())]
