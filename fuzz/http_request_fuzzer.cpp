@@ -119,8 +119,7 @@ class World {
  public:
   World()
       : _store(":memory:", [this](const Reservation&) { _metrics.count_release(); }),
-        _coordinator(QueueLimits{kConfig.max_active, kConfig.active_ttl, kConfig.waiting_idle_ttl, kConfig.hold_ttl},
-                     _clock),
+        _coordinator(kConfig.queue_limits(), _clock),
         _app(_store, _coordinator, _clock, kConfig, kAdminKey, _metrics) {
     run(_app.prepare(true));
   }

@@ -24,6 +24,14 @@ const auto kPositive = CLI::Range(std::int64_t{1}, std::int64_t{std::numeric_lim
 /// A connection's stage timeouts (header, body, idle): 0 would close every connection at once and
 /// spin its watchdog; past an hour a stalled client holds its connection slot for too long.
 const auto kTimeoutSeconds = CLI::Range(std::int64_t{1}, std::int64_t{3600});
+/// An item of a comma-separated list without the spaces around it.
+const CLI::Validator kTrimmed(
+    [](std::string& item) {
+      item.erase(0, item.find_first_not_of(" \t"));
+      item.erase(item.find_last_not_of(" \t") + 1);
+      return std::string();
+    },
+    "");
 
 /// Where it listens and which engines it uses.
 void add_engine_options(CLI::App& serve, Config& cfg) {
@@ -61,24 +69,26 @@ void add_engine_options(CLI::App& serve, Config& cfg) {
 /// whether it overrides the stored setting.
 CLI::Option* add_service_options(CLI::App& serve, Config& cfg) {
   auto* max_active = serve
-                         .add_option("--max-active", cfg.max_active,
+                         .add_option("--max-active", cfg.service.max_active,
                                      "active tokens at once (a start that names it overrides the stored setting)")
                          ->envname(env("MAX_ACTIVE"))
                          ->check(CLI::Range(std::int64_t{1}, kMaxActiveLimit))
                          ->capture_default_str();
-  serve.add_option("--active-ttl", cfg.active_ttl, "seconds a token stays active")
+  serve.add_option<Seconds, std::int64_t>("--active-ttl", cfg.service.active_ttl, "seconds a token stays active")
       ->envname(env("ACTIVE_TTL"))
       ->check(kSeconds)
-      ->capture_default_str();
-  serve.add_option("--waiting-idle-ttl", cfg.waiting_idle_ttl, "seconds a waiting token lives without a poll")
+      ->default_str(std::to_string(cfg.service.active_ttl.count()));
+  serve
+      .add_option<Seconds, std::int64_t>("--waiting-idle-ttl", cfg.service.waiting_idle_ttl,
+                                         "seconds a waiting token lives without a poll")
       ->envname(env("WAITING_IDLE_TTL"))
       ->check(kSeconds)
-      ->capture_default_str();
-  serve.add_option("--hold-ttl", cfg.hold_ttl, "seconds a seat hold lasts")
+      ->default_str(std::to_string(cfg.service.waiting_idle_ttl.count()));
+  serve.add_option<Seconds, std::int64_t>("--hold-ttl", cfg.service.hold_ttl, "seconds a seat hold lasts")
       ->envname(env("HOLD_TTL"))
       ->check(kSeconds)
-      ->capture_default_str();
-  serve.add_option("--max-holds-per-user", cfg.max_holds_per_user, "unexpired unpaid holds one user may have")
+      ->default_str(std::to_string(cfg.service.hold_ttl.count()));
+  serve.add_option("--max-holds-per-user", cfg.service.max_holds_per_user, "unexpired unpaid holds one user may have")
       ->envname(env("MAX_HOLDS_PER_USER"))
       ->check(kPositive)
       ->capture_default_str();
@@ -87,13 +97,13 @@ CLI::Option* add_service_options(CLI::App& serve, Config& cfg) {
 
 /// The HTTP edge: keys, secrets, limits per request and per client, demo data.
 void add_edge_options(CLI::App& serve, Config& cfg) {
-  serve.add_option("--max-body", cfg.max_body, "request body limit in bytes")
+  serve.add_option("--max-body", cfg.server.max_body, "request body limit in bytes")
       ->envname(env("MAX_BODY"))
       ->check(kPositive)
       ->capture_default_str();
   serve.add_option("--admin-key", cfg.admin_key, "key for /api/admin/* (random and printed when not given)")
       ->envname(env("ADMIN_KEY"));
-  serve.add_option("--user-auth-secret", cfg.user_auth_secret, "check X-User-Auth signed with this secret")
+  serve.add_option("--user-auth-secret", cfg.edge.user_auth_secret, "check X-User-Auth signed with this secret")
       ->envname(env("USER_AUTH_SECRET"));
   const CLI::Validator token_keys(
       [](std::string& text) -> std::string {
@@ -108,29 +118,41 @@ void add_edge_options(CLI::App& serve, Config& cfg) {
           "id:secret,... HMAC keys for tokens: the first signs, all verify (default: made once, kept in the store)")
       ->envname(env("TOKEN_KEYS"))
       ->check(token_keys);
-  serve.add_option("--rate-limit", cfg.rate_limit, "token issues per second per client address (0: off)")
+  serve
+      .add_option("--rate-limit", cfg.edge.token_issues_per_second,
+                  "token issues per second per client address (0: off)")
       ->envname(env("RATE_LIMIT"))
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{std::numeric_limits<std::int32_t>::max()}))
       ->capture_default_str();
-  serve.add_option("--trusted-proxies", cfg.trusted_proxies, "addresses whose X-Forwarded-For names the client")
-      ->envname(env("TRUSTED_PROXIES"));
-  serve.add_option("--max-connections", cfg.max_connections, "open connections at once")
+  serve
+      .add_option("--trusted-proxies", cfg.edge.trusted_proxies,
+                  "comma-separated addresses whose X-Forwarded-For names the client")
+      ->envname(env("TRUSTED_PROXIES"))
+      ->delimiter(',')
+      ->transform(kTrimmed)
+      ->allow_extra_args(false);  // one list per --trusted-proxies, as when it was one string
+  serve.add_option("--max-connections", cfg.server.max_connections, "open connections at once")
       ->envname(env("MAX_CONNECTIONS"))
       ->check(kPositive)
       ->capture_default_str();
   serve
-      .add_option("--header-timeout", cfg.header_timeout, "seconds to send a request's headers, from their first byte")
+      .add_option<Seconds, std::int64_t>("--header-timeout", cfg.server.header_timeout,
+                                         "seconds to send a request's headers, from their first byte")
       ->envname(env("HEADER_TIMEOUT"))
       ->check(kTimeoutSeconds)
-      ->capture_default_str();
-  serve.add_option("--body-timeout", cfg.body_timeout, "seconds to send a request's body, from the end of its headers")
+      ->default_str(std::to_string(cfg.server.header_timeout.count()));
+  serve
+      .add_option<Seconds, std::int64_t>("--body-timeout", cfg.server.body_timeout,
+                                         "seconds to send a request's body, from the end of its headers")
       ->envname(env("BODY_TIMEOUT"))
       ->check(kTimeoutSeconds)
-      ->capture_default_str();
-  serve.add_option("--idle-timeout", cfg.idle_timeout, "seconds a keep-alive connection may idle between requests")
+      ->default_str(std::to_string(cfg.server.body_timeout.count()));
+  serve
+      .add_option<Seconds, std::int64_t>("--idle-timeout", cfg.server.idle_timeout,
+                                         "seconds a keep-alive connection may idle between requests")
       ->envname(env("IDLE_TIMEOUT"))
       ->check(kTimeoutSeconds)
-      ->capture_default_str();
+      ->default_str(std::to_string(cfg.server.idle_timeout.count()));
   serve.add_flag("--demo,!--no-demo", cfg.demo, "create three demo concerts on an empty store (default on)")
       ->envname(env("DEMO"));
 }

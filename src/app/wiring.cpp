@@ -28,22 +28,6 @@ constexpr std::size_t kPostgresPoolSize = 16;
 /// Descriptors beyond client connections: store and Redis connections, the listener, logs.
 constexpr rlim_t kSpareDescriptors = 256;
 
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const std::size_t comma = std::min(text.find(',', start), text.size());
-    std::string item = text.substr(start, comma - start);
-    item.erase(0, item.find_first_not_of(" \t"));
-    item.erase(item.find_last_not_of(" \t") + 1);
-    if (!item.empty()) {
-      out.push_back(item);
-    }
-    start = comma + 1;
-  }
-  return out;
-}
-
 /// Raises the descriptor limit so that --max-connections can be reached (the usual soft limit
 /// of 1024 would refuse connections long before); returns the connection cap that fits.
 std::int64_t fit_descriptor_limit(std::int64_t max_connections) {
@@ -69,7 +53,7 @@ std::int64_t fit_descriptor_limit(std::int64_t max_connections) {
 RoomStart room_start(const Config& cfg) {
   RoomStart start;
   if (cfg.max_active_given) {
-    start.explicit_flags.max_active = cfg.max_active;
+    start.explicit_flags.max_active = cfg.service.max_active;
   }
   if (cfg.token_keys) {
     // Checked when the flags were read (exit code 2 there).
@@ -145,10 +129,7 @@ int serve(const Config& cfg) {
 
   SystemClock clock;
   http::Metrics metrics;
-  ServiceConfig service_config{cfg.max_active, Seconds{cfg.active_ttl}, Seconds{cfg.waiting_idle_ttl},
-                               Seconds{cfg.hold_ttl}, static_cast<int>(cfg.max_holds_per_user)};
-  const QueueLimits limits{cfg.max_active, service_config.active_ttl, service_config.waiting_idle_ttl,
-                           service_config.hold_ttl};
+  const QueueLimits limits = cfg.service.queue_limits();
   asio::io_context io(1);
 
   // One Store and one Coordinator, each chosen by its own flag: --postgres and --redis.
@@ -173,13 +154,11 @@ int serve(const Config& cfg) {
   if (!cfg.admin_key) {
     std::cout << "admin key: " << admin_key << std::endl;
   }
-  http::EdgeConfig edge{cfg.user_auth_secret, cfg.rate_limit, split_list(cfg.trusted_proxies.value_or(""))};
-  Application application(store, coordinator, clock, service_config, admin_key, metrics, std::move(edge));
+  Application application(store, coordinator, clock, cfg.service, admin_key, metrics, cfg.edge);
 
-  http::Server server(io, application.router(), metrics,
-                      http::ServerLimits{static_cast<std::size_t>(cfg.max_body), 16 * 1024, Seconds{cfg.header_timeout},
-                                         Seconds{cfg.body_timeout}, Seconds{cfg.idle_timeout},
-                                         fit_descriptor_limit(cfg.max_connections)});
+  http::ServerLimits server_limits = cfg.server;
+  server_limits.max_connections = fit_descriptor_limit(server_limits.max_connections);
+  http::Server server(io, application.router(), metrics, server_limits);
   int exit_code = 0;
   asio::co_spawn(
       io,

@@ -37,7 +37,7 @@ class ServicesTest : public ::testing::Test {
  protected:
   ServicesTest()
       : store(":memory:", [this](const Reservation& r) { released.push_back(r.id); }),
-        coordinator(QueueLimits{100, Seconds{600}, Seconds{300}, Seconds{300}}, clock),
+        coordinator(config.queue_limits(), clock),
         line(io, store, coordinator, clock, config),
         concerts(store, clock),
         reservations(store, coordinator, concerts, clock, config),
@@ -246,7 +246,7 @@ TEST_F(ServicesTest, IdempotencyKeyReplaysTheRecordedSuccessAndRefusesAnotherBod
 
 TEST_F(ServicesTest, TokensSurviveARestartWithTheirPlaces) {
   config.max_active = 1;
-  MemoryCoordinator small(QueueLimits{1, Seconds{600}, Seconds{300}, Seconds{300}}, clock);
+  MemoryCoordinator small(config.queue_limits(), clock);
   Line small_line(io, store, small, clock, config);
   QueueService& line = small_line.queue;
   const auto first = run(io, line.issue("u1"));
@@ -255,7 +255,7 @@ TEST_F(ServicesTest, TokensSurviveARestartWithTheirPlaces) {
   EXPECT_EQ(first.token.state, TokenState::Active);
   EXPECT_EQ(third.token.position, 2);
   // A new coordinator (a restarted process) on the same store:
-  MemoryCoordinator restarted(QueueLimits{1, Seconds{600}, Seconds{300}, Seconds{300}}, clock);
+  MemoryCoordinator restarted(config.queue_limits(), clock);
   Line restarted_line(io, store, restarted, clock, config);
   QueueService& again = restarted_line.queue;
   run(io, again.restore());
@@ -297,7 +297,7 @@ class HeldBackChangesTest : public ServicesTest {
 };
 
 TEST_F(HeldBackChangesTest, AChangeWaitsForItsTokensInsert) {
-  MemoryCoordinator small(QueueLimits{1, Seconds{600}, Seconds{300}, Seconds{300}}, clock);
+  MemoryCoordinator small(config.queue_limits(), clock);
   Line small_line(io, store, small, clock, config);
   QueueService& line = small_line.queue;
   TokenRecord late = admit_unstored(line, small);
@@ -313,7 +313,7 @@ TEST_F(HeldBackChangesTest, AChangeWaitsForItsTokensInsert) {
 }
 
 TEST_F(HeldBackChangesTest, AChangeWhoseTokenNeverCameIsDroppedAfterAMinute) {
-  MemoryCoordinator small(QueueLimits{1, Seconds{600}, Seconds{300}, Seconds{300}}, clock);
+  MemoryCoordinator small(config.queue_limits(), clock);
   Line small_line(io, store, small, clock, config);
   QueueService& line = small_line.queue;
   TokenRecord late = admit_unstored(line, small);
