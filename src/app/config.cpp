@@ -33,6 +33,15 @@ const CLI::Validator kTrimmed(
     },
     "");
 
+/// A duration flag in whole seconds, read into `field`, which holds its default.
+void add_seconds(CLI::App& serve, const char* flag, const char* env_name, Seconds& field, const char* help,
+                 const CLI::Validator& range) {
+  serve.add_option<Seconds, std::int64_t>(flag, field, help)
+      ->envname(env(env_name))
+      ->check(range)
+      ->default_str(std::to_string(field.count()));
+}
+
 /// Where it listens and which engines it uses.
 void add_engine_options(CLI::App& serve, Config& cfg) {
   // Values a start would only refuse later (after the migrations, with exit code 1) are checked
@@ -74,20 +83,10 @@ CLI::Option* add_service_options(CLI::App& serve, Config& cfg) {
                          ->envname(env("MAX_ACTIVE"))
                          ->check(CLI::Range(std::int64_t{1}, kMaxActiveLimit))
                          ->capture_default_str();
-  serve.add_option<Seconds, std::int64_t>("--active-ttl", cfg.service.active_ttl, "seconds a token stays active")
-      ->envname(env("ACTIVE_TTL"))
-      ->check(kSeconds)
-      ->default_str(std::to_string(cfg.service.active_ttl.count()));
-  serve
-      .add_option<Seconds, std::int64_t>("--waiting-idle-ttl", cfg.service.waiting_idle_ttl,
-                                         "seconds a waiting token lives without a poll")
-      ->envname(env("WAITING_IDLE_TTL"))
-      ->check(kSeconds)
-      ->default_str(std::to_string(cfg.service.waiting_idle_ttl.count()));
-  serve.add_option<Seconds, std::int64_t>("--hold-ttl", cfg.service.hold_ttl, "seconds a seat hold lasts")
-      ->envname(env("HOLD_TTL"))
-      ->check(kSeconds)
-      ->default_str(std::to_string(cfg.service.hold_ttl.count()));
+  add_seconds(serve, "--active-ttl", "ACTIVE_TTL", cfg.service.active_ttl, "seconds a token stays active", kSeconds);
+  add_seconds(serve, "--waiting-idle-ttl", "WAITING_IDLE_TTL", cfg.service.waiting_idle_ttl,
+              "seconds a waiting token lives without a poll", kSeconds);
+  add_seconds(serve, "--hold-ttl", "HOLD_TTL", cfg.service.hold_ttl, "seconds a seat hold lasts", kSeconds);
   serve.add_option("--max-holds-per-user", cfg.service.max_holds_per_user, "unexpired unpaid holds one user may have")
       ->envname(env("MAX_HOLDS_PER_USER"))
       ->check(kPositive)
@@ -135,24 +134,12 @@ void add_edge_options(CLI::App& serve, Config& cfg) {
       ->envname(env("MAX_CONNECTIONS"))
       ->check(kPositive)
       ->capture_default_str();
-  serve
-      .add_option<Seconds, std::int64_t>("--header-timeout", cfg.server.header_timeout,
-                                         "seconds to send a request's headers, from their first byte")
-      ->envname(env("HEADER_TIMEOUT"))
-      ->check(kTimeoutSeconds)
-      ->default_str(std::to_string(cfg.server.header_timeout.count()));
-  serve
-      .add_option<Seconds, std::int64_t>("--body-timeout", cfg.server.body_timeout,
-                                         "seconds to send a request's body, from the end of its headers")
-      ->envname(env("BODY_TIMEOUT"))
-      ->check(kTimeoutSeconds)
-      ->default_str(std::to_string(cfg.server.body_timeout.count()));
-  serve
-      .add_option<Seconds, std::int64_t>("--idle-timeout", cfg.server.idle_timeout,
-                                         "seconds a keep-alive connection may idle between requests")
-      ->envname(env("IDLE_TIMEOUT"))
-      ->check(kTimeoutSeconds)
-      ->default_str(std::to_string(cfg.server.idle_timeout.count()));
+  add_seconds(serve, "--header-timeout", "HEADER_TIMEOUT", cfg.server.header_timeout,
+              "seconds to send a request's headers, from their first byte", kTimeoutSeconds);
+  add_seconds(serve, "--body-timeout", "BODY_TIMEOUT", cfg.server.body_timeout,
+              "seconds to send a request's body, from the end of its headers", kTimeoutSeconds);
+  add_seconds(serve, "--idle-timeout", "IDLE_TIMEOUT", cfg.server.idle_timeout,
+              "seconds a keep-alive connection may idle between requests", kTimeoutSeconds);
   serve.add_flag("--demo,!--no-demo", cfg.demo, "create three demo concerts on an empty store (default on)")
       ->envname(env("DEMO"));
 }
