@@ -95,6 +95,7 @@ Application::Application(Store& store, Coordinator& coordinator, const Clock& cl
            _idempotency,
            metrics,
            _edge,
+           _assets,
            clock,
            std::move(admin_key),
            [this]() -> asio::awaitable<bool> { co_return co_await _store.ping() && co_await _coordinator.ping(); }} {
@@ -105,6 +106,7 @@ Application::Application(Store& store, Coordinator& coordinator, const Clock& cl
   http::add_payment_routes(_router, _app);
   http::add_admin_routes(_router, _app);
   http::add_ops_routes(_router, _app);
+  http::add_page_routes(_router, _app);
 }
 
 asio::awaitable<void> Application::prepare(bool demo, RoomStart room) {

@@ -64,6 +64,7 @@ class Application {
   IdempotencyKeys _idempotency;
   ExpiryService _expiry;
   http::Edge _edge;
+  http::Assets _assets;  // the pages, gzipped once at start
   http::App _app;
   http::Router _router;
 };

@@ -83,6 +83,8 @@ inline Request to_request(BeastRequest&& req, const std::string& peer) {
   r.admin_key = header_of(req, "X-Admin-Key");
   r.user_auth = header_of(req, "X-User-Auth");
   r.forwarded_for = header_of(req, "X-Forwarded-For");
+  r.accept_encoding = header_of(req, "Accept-Encoding");
+  r.if_none_match = header_of(req, "If-None-Match");
   r.body = std::move(req.body());
   return r;
 }
@@ -106,8 +108,10 @@ inline bool write_response(const Response& r, unsigned version, bool keep_alive,
   out.append(reason.data(), reason.size());
   out += "\r\nContent-Type: ";
   out += r.content_type;
-  out += "\r\nContent-Length: ";
-  out.append(number, std::to_chars(number, number + sizeof number, r.body.size()).ptr);
+  if (r.status != 304) {  // a 304's length would have to be the 200's: it is left out
+    out += "\r\nContent-Length: ";
+    out.append(number, std::to_chars(number, number + sizeof number, r.body.size()).ptr);
+  }
   for (const auto& [name, value] : r.headers) {
     out += "\r\n";
     out += name;

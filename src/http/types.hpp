@@ -27,6 +27,8 @@ struct Request {
   std::optional<std::string> admin_key;
   std::optional<std::string> user_auth;
   std::optional<std::string> forwarded_for;
+  std::optional<std::string> accept_encoding;  // for the pages' files (assets.hpp)
+  std::optional<std::string> if_none_match;
   std::vector<std::string> path_params;     // filled by the router, in pattern order, still encoded
   VerifiedTokenMemo* token_memo = nullptr;  // the connection's, set by the server
 };

@@ -4,6 +4,7 @@
 
 #include <boost/json/object.hpp>
 
+#include "http/assets.hpp"
 #include "http/limits.hpp"
 #include "http/metrics.hpp"
 #include "http/router.hpp"
@@ -28,6 +29,7 @@ struct App {
   IdempotencyKeys& idempotency;
   Metrics& metrics;
   Edge& edge;
+  const Assets& assets;
   const Clock& clock;
   std::string admin_key;
   /// True when storage and coordination answer.
@@ -41,6 +43,7 @@ void add_balance_routes(Router& router, App& app);
 void add_payment_routes(Router& router, App& app);
 void add_admin_routes(Router& router, App& app);
 void add_ops_routes(Router& router, App& app);
+void add_page_routes(Router& router, App& app);
 
 // Shared by the handlers.
 /// The API's identifiers, each checked in one place with one message (400 INVALID_REQUEST naming

@@ -1,0 +1,32 @@
+// GET /, GET /assets/{name}: the fans' booking page and its files (web/, built into the binary).
+#include "domain/errors.hpp"
+#include "http/assets.hpp"
+#include "http/handlers/app.hpp"
+
+namespace concertd::http {
+namespace {
+
+/// `name` is a file name in web/; one that is not there is 404, as an unknown path is.
+Response asset_response(const Assets& assets, std::string_view name, const Request& request) {
+  const Asset* asset = assets.find(name);
+  if (asset == nullptr) {
+    throw ClientError(Refusal::RouteNotFound);
+  }
+  return Assets::respond(*asset, request);
+}
+
+Task<Response> booking_page(App& app, Request& request) { co_return asset_response(app.assets, "index.html", request); }
+
+Task<Response> asset(App& app, Request& request) {
+  // Still percent-encoded: the pages' file names are plain ASCII, so an escaped name is no file.
+  co_return asset_response(app.assets, request.path_params.front(), request);
+}
+
+}  // namespace
+
+void add_page_routes(Router& router, App& app) {
+  router.add("GET", "/", [&app](Request& r) { return booking_page(app, r); });
+  router.add("GET", "/assets/{name}", [&app](Request& r) { return asset(app, r); });
+}
+
+}  // namespace concertd::http
