@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= 2
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps build run test lint format unit integration chaos bench-smoke bench fuzz-build fuzz-smoke fuzz test-asan test-tsan clean
+.PHONY: all deps build run test lint format unit integration browser chaos bench-smoke bench fuzz-build fuzz-smoke fuzz test-asan test-tsan clean
 
 all: build
 
@@ -34,6 +34,11 @@ unit: build
 integration: build
 	scripts/run-pytest.sh tests/integration
 	CONCERTD_TEST_ENGINE=distributed scripts/run-pytest.sh tests/integration
+
+# The booking page in headless chromium (Playwright from tests/browser's lockfile), axe-core on
+# every screen; screenshots at phone and desktop widths in build/screenshots/.
+browser: build
+	scripts/browser-test.sh $(BUILD_DIR)
 
 # kill -9 under load (both engines), PostgreSQL/Redis outages and a lost instance (distributed);
 # bounded: a few minutes for both runs on 2 cores. Each run ends with a table of what was broken.
@@ -135,4 +140,4 @@ clean:
 
 # Everything, one step after the other (the timing tests need both cores): the plain suites
 # first for fast feedback, then the fuzzers and the sanitizer builds.
-test: lint unit integration chaos bench-smoke fuzz-smoke test-asan test-tsan
+test: lint unit integration browser chaos bench-smoke fuzz-smoke test-asan test-tsan

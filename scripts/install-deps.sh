@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   cmake make g++ ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev
-  libsqlite3-dev libssl-dev libspdlog-dev libfmt-dev libcli11-dev
+  libsqlite3-dev libssl-dev libspdlog-dev libfmt-dev libcli11-dev zlib1g-dev
   libpq-dev libhiredis-dev postgresql redis-server
   libgtest-dev libgmock-dev libbenchmark-dev
   # libFuzzer (make fuzz-smoke): clang's -fsanitize=fuzzer,address,undefined runtimes are in
@@ -16,6 +16,9 @@ packages=(
   python3 python3-pytest python3-requests
   # make bench: the nginx reference and wrk (pgbench comes with postgresql-15), curl for setup
   nginx wrk curl
+  # make browser: Playwright (from npm, tests/browser) drives Debian's chromium; without a Korean
+  # font Hangul shows as boxes in the screenshots
+  chromium fonts-nanum nodejs
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -23,6 +26,11 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+# Debian's nodejs comes without npm, which is its own package; a Node.js from elsewhere (such as
+# NodeSource's nodejs) carries npm itself and conflicts with Debian's npm package.
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(npm)
+fi
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
