@@ -58,10 +58,9 @@ std::string canonical_json(const boost::json::value& v) {
   return out;
 }
 
-std::string body_fingerprint(const boost::json::value& v) {
-  const std::string text = canonical_json(v);
+std::string sha256_hex(std::string_view bytes) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;
   hex.reserve(2 * SHA256_DIGEST_LENGTH);
@@ -71,5 +70,7 @@ std::string body_fingerprint(const boost::json::value& v) {
   }
   return hex;
 }
+
+std::string body_fingerprint(const boost::json::value& v) { return sha256_hex(canonical_json(v)); }
 
 }  // namespace concertd

@@ -5,9 +5,8 @@
 #include <array>
 #include <stdexcept>
 
-#include <openssl/evp.h>
-
 #include "domain/assert.hpp"
+#include "domain/fingerprint.hpp"
 
 namespace concertd::http {
 
@@ -16,21 +15,8 @@ const std::vector<std::pair<std::string_view, std::string_view>>& web_files();
 
 namespace {
 
-/// The first 16 bytes of the SHA-256 of `bytes`, hex, quoted: changes with any byte of the file.
-std::string etag_of(std::string_view bytes) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  CONCERTD_ASSERT(EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, EVP_sha256(), nullptr) == 1,
-                  "SHA-256 of a buffer in memory cannot fail");
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string tag = "\"";
-  for (std::size_t i = 0; i < 16; ++i) {
-    tag += kHex[digest[i] >> 4];
-    tag += kHex[digest[i] & 15];
-  }
-  tag += '"';
-  return tag;
-}
+/// The first 128 bits of the SHA-256 of `bytes`, hex, quoted: changes with any byte of the file.
+std::string etag_of(std::string_view bytes) { return '"' + sha256_hex(bytes).substr(0, 32) + '"'; }
 
 /// Whether an Accept-Encoding value admits gzip: named, and not with a zero weight (`gzip;q=0`).
 bool accepts_gzip(const std::optional<std::string>& accept_encoding) {

@@ -21,16 +21,16 @@ namespace {
   throw invalid_field("concertId", "concertId must be an integer from 1 to 2^63-1");
 }
 
-/// The route's one path parameter, percent-decoded; nullopt when the escapes are malformed.
-std::optional<std::string> only_path_param(const Request& request) {
+/// The route's one path parameter, still percent-encoded.
+const std::string& only_path_param(const Request& request) {
   CONCERTD_ASSERT(request.path_params.size() == 1, "the identifier's route has one parameter");
-  return percent_decode(request.path_params.front());
+  return request.path_params.front();
 }
 
 }  // namespace
 
 std::string user_id_param(const Request& request) {
-  auto decoded = only_path_param(request);
+  auto decoded = percent_decode(only_path_param(request));
   if (!decoded || !is_valid_user_id(*decoded)) {
     refuse_user_id();
   }
@@ -38,7 +38,7 @@ std::string user_id_param(const Request& request) {
 }
 
 std::string reservation_id_param(const Request& request) {
-  auto decoded = only_path_param(request);
+  auto decoded = percent_decode(only_path_param(request));
   if (!decoded || !is_valid_reservation_id(*decoded)) {
     refuse_reservation_id();
   }
@@ -46,8 +46,7 @@ std::string reservation_id_param(const Request& request) {
 }
 
 ConcertId concert_id_param(const Request& request) {
-  CONCERTD_ASSERT(request.path_params.size() == 1, "the identifier's route has one parameter");
-  const auto id = parse_concert_id(request.path_params.front());
+  const auto id = parse_concert_id(only_path_param(request));
   if (!id) {
     refuse_concert_id();
   }
