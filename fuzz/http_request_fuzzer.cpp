@@ -14,12 +14,14 @@
 //
 // CONCERTD_FUZZ_TRACE=1 prints every request and its response (to check what a seed reaches).
 //
-// Properties (abort on violation): no 5xx but 503; /metrics stays small; every response that is not /metrics is JSON;
+// Properties (abort on violation): no 5xx but 503; /metrics stays small; a page or asset served (200 or 304) has
+// a content type and an ETag, and a 304 no body; every other response is JSON;
 // every status >= 400 is an object with string `error` and `code` (the documented /readyz 503 has
 // `code` and `status`); 405 carries Allow; framing errors are 400, 404/405 (the route first) or 413
 // and end the connection; a request that passed the header parse has not both Content-Length and
 // chunked, nor a Content-Length over the limit; no request takes longer than 10 s (a wedged
 // coroutine).
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -287,8 +289,16 @@ class World {
       }
       return;
     }
+    if ((route == "/" || route == "/assets/{name}") && (r.status == 200 || r.status == 304)) {
+      const bool tagged =
+          std::any_of(r.headers.begin(), r.headers.end(), [](const auto& h) { return h.first == "ETag"; });
+      if (r.content_type.empty() || !tagged || (r.status == 304) != r.body.empty()) {
+        fail("a page response lacks a content type or an ETag, or a 304 has a body or a 200 none", &request, &r);
+      }
+      return;
+    }
     if (r.content_type.rfind("application/json", 0) != 0) {
-      fail("a response that is not /metrics is not application/json", &request, &r);
+      fail("a response that is neither /metrics nor a page is not application/json", &request, &r);
     }
     if (r.status >= 400) {
       check_error_body(&request, route, r);
