@@ -1,9 +1,11 @@
 #pragma once
-// The values the services and ports exchange. Plain data, no behaviour beyond naming.
+// The values the services and ports exchange. Plain data, no behaviour beyond naming and summing.
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "domain/time.hpp"
@@ -44,6 +46,41 @@ struct ConcertSummary {
   Money min_price = 0;
   Money max_price = 0;
 };
+
+/// One concert's seats as an operator sees them: held now, sold, and what the sold ones earned.
+struct ConcertSales {
+  ConcertId id = 0;
+  std::string title;
+  std::string venue;
+  Date date;
+  std::int64_t seat_count = 0;
+  std::int64_t held = 0;  // holds not past their deadline
+  std::int64_t sold = 0;
+  Money revenue = 0;
+};
+
+/// The whole store's sales, for the operators' dashboard: the same on every instance.
+struct SalesSummary {
+  std::int64_t held = 0;
+  std::int64_t sold = 0;
+  Money revenue = 0;
+  std::int64_t released = 0;   // holds that ran out and were released, ever
+  std::int64_t cancelled = 0;  // holds their fan gave back, ever
+  std::int64_t concert_count = 0;
+  std::vector<ConcertSales> concerts;  // the newest first, at most the asked number
+};
+
+/// Counts `concert` in the totals, and lists it while fewer than `max_listed` are (the engines
+/// read concerts newest first).
+inline void add_concert(SalesSummary& summary, ConcertSales concert, std::size_t max_listed) {
+  summary.held += concert.held;
+  summary.sold += concert.sold;
+  summary.revenue += concert.revenue;
+  ++summary.concert_count;
+  if (summary.concerts.size() < max_listed) {
+    summary.concerts.push_back(std::move(concert));
+  }
+}
 
 struct SeatView {
   int number = 0;

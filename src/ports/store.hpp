@@ -139,6 +139,10 @@ class Store {
   /// Seat statuses as of `now`: a hold past its deadline reads as available.
   virtual Task<std::optional<SeatMap>> seat_map(ConcertId id, Timestamp now) = 0;
 
+  /// Totals over every concert, and the `max_concerts` newest concerts one by one. A read for
+  /// operators, a scan of the seats and reservations: not for a fan's request path.
+  virtual Task<SalesSummary> sales_summary(Timestamp now, std::size_t max_concerts) = 0;
+
   virtual Task<HoldOutcome> hold_seat(HoldRequest request) = 0;
   /// A hold past its deadline reads as EXPIRED, whether or not it was released yet.
   virtual Task<std::optional<Reservation>> find_reservation(std::string id, Timestamp now) = 0;

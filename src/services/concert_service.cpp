@@ -1,5 +1,6 @@
 #include "services/concert_service.hpp"
 
+#include "domain/assert.hpp"
 #include "domain/errors.hpp"
 #include "domain/validation.hpp"
 
@@ -30,6 +31,21 @@ Task<std::vector<ConcertSummary>> ConcertService::available() {
   auto fresh = co_await _store.available_concerts(date_of(now), now);
   std::lock_guard lock(_mutex);
   _listing.emplace(now + kListingCacheTtl, fresh);
+  co_return fresh;
+}
+
+Task<SalesSummary> ConcertService::sales() {
+  const Timestamp now = _clock.now();
+  {
+    std::lock_guard lock(_mutex);
+    if (_sales && _sales->first > now) {
+      co_return _sales->second;
+    }
+  }
+  auto fresh = co_await _store.sales_summary(now, kListedConcerts);
+  CONCERTD_ASSERT(fresh.concerts.size() <= kListedConcerts, "the store lists no more concerts than asked");
+  std::lock_guard lock(_mutex);
+  _sales.emplace(now + kSalesCacheTtl, fresh);
   co_return fresh;
 }
 

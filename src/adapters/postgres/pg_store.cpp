@@ -487,6 +487,23 @@ Task<std::vector<ConcertSummary>> PgStore::available_concerts(Date today, Timest
   co_return out;
 }
 
+Task<SalesSummary> PgStore::sales_summary(Timestamp now, std::size_t max_concerts) {
+  Params params{num(now)};
+  const Result by_concert = co_await query(_impl->pool, sql::kSalesByConcert, std::move(params));
+  SalesSummary out;
+  for (int row = 0; row < by_concert.rows(); ++row) {
+    ConcertSales concert{by_concert.integer(row, 0),       by_concert.text(row, 1),    by_concert.text(row, 2),
+                         Date{by_concert.integer(row, 3)}, by_concert.integer(row, 4), by_concert.integer(row, 5),
+                         by_concert.integer(row, 6),       by_concert.integer(row, 7)};
+    add_concert(out, std::move(concert), max_concerts);
+  }
+  Params none;
+  const Result ended = co_await query(_impl->pool, sql::kReleasesAndCancels, std::move(none));
+  out.released = one_row(ended, "releases_and_cancels").integer(0, 0);
+  out.cancelled = ended.integer(0, 1);
+  co_return out;
+}
+
 Task<std::optional<SeatMap>> PgStore::seat_map(ConcertId id, Timestamp now) {
   Params params{num(id)};
   const Result r = co_await query(_impl->pool, sql::kSeatMap, std::move(params));

@@ -28,6 +28,7 @@ class PgStore final : public Store {
   Task<std::optional<ConcertInfo>> concert_info(ConcertId id) override;
   Task<std::vector<ConcertSummary>> available_concerts(Date today, Timestamp now) override;
   Task<std::optional<SeatMap>> seat_map(ConcertId id, Timestamp now) override;
+  Task<SalesSummary> sales_summary(Timestamp now, std::size_t max_concerts) override;
   Task<HoldOutcome> hold_seat(HoldRequest request) override;
   Task<std::optional<Reservation>> find_reservation(std::string id, Timestamp now) override;
   Task<CancelOutcome> cancel_reservation(std::string id, std::string user_id, Timestamp now) override;

@@ -19,6 +19,19 @@ inline constexpr Statement kSelectOne{"select_one", "SELECT 1", 0};
 inline constexpr Statement kCreateConcert{
     "create_concert", "SELECT concertd_create_concert($1, $2, $3::bigint, $4::bigint[], $5::bigint)", 5};
 inline constexpr Statement kCountConcerts{"count_concerts", "SELECT count(*) FROM concerts", 0};
+/// Every concert's held (not past $1), sold and earned seats, the newest first.
+inline constexpr Statement kSalesByConcert{
+    "sales_by_concert",
+    "SELECT c.id, c.title, c.venue, c.date_days, c.seat_count, "
+    "  count(*) FILTER (WHERE s.status = 'HELD' AND s.held_until > $1::bigint), "
+    "  count(*) FILTER (WHERE s.status = 'RESERVED'), "
+    "  COALESCE(sum(s.price) FILTER (WHERE s.status = 'RESERVED'), 0) "
+    "FROM concerts c LEFT JOIN seats s ON s.concert_id = c.id GROUP BY c.id ORDER BY c.id DESC",
+    1};
+inline constexpr Statement kReleasesAndCancels{"releases_and_cancels",
+                                               "SELECT count(*) FILTER (WHERE status = 'EXPIRED'), "
+                                               "count(*) FILTER (WHERE status = 'CANCELLED') FROM reservations",
+                                               0};
 inline constexpr Statement kConcertById{"concert_by_id",
                                         "SELECT date_days, seat_count FROM concerts WHERE id = $1::bigint", 1};
 inline constexpr Statement kAvailableConcerts{

@@ -14,6 +14,14 @@ inline constexpr const char* kAvailableConcerts =
     "  (SELECT COUNT(*) FROM seats s WHERE s.concert_id = c.id "
     "     AND (s.status = 'AVAILABLE' OR (s.status = 'HELD' AND s.held_until <= ?2))) AS free "
     "FROM concerts c WHERE c.date_days >= ?1 ORDER BY c.date_days, c.id";
+/// Every concert's held (not past ?1), sold and earned seats, the newest first.
+inline constexpr const char* kSalesByConcert =
+    "SELECT c.id, c.title, c.venue, c.date_days, c.seat_count, "
+    "  COALESCE(SUM(s.status = 'HELD' AND s.held_until > ?1), 0), COALESCE(SUM(s.status = 'RESERVED'), 0), "
+    "  COALESCE(SUM(CASE WHEN s.status = 'RESERVED' THEN s.price END), 0) "
+    "FROM concerts c LEFT JOIN seats s ON s.concert_id = c.id GROUP BY c.id ORDER BY c.id DESC";
+inline constexpr const char* kReleasesAndCancels =
+    "SELECT COALESCE(SUM(status = 'EXPIRED'), 0), COALESCE(SUM(status = 'CANCELLED'), 0) FROM reservations";
 inline constexpr const char* kConcertById = "SELECT date_days, seat_count FROM concerts WHERE id = ?1";
 inline constexpr const char* kSeatsOfConcert =
     "SELECT number, price, status, held_until FROM seats WHERE concert_id = ?1 ORDER BY number";

@@ -170,6 +170,25 @@ Task<std::vector<ConcertSummary>> SqliteStore::available_concerts(Date today, Ti
   });
 }
 
+Task<SalesSummary> SqliteStore::sales_summary(Timestamp now, std::size_t max_concerts) {
+  return on(reader(), [now, max_concerts](JobContext& ctx) {
+    SalesSummary out;
+    auto by_concert = ctx.db.query(sql::kSalesByConcert);
+    by_concert.bind(1, ms(now));
+    while (by_concert.step()) {
+      ConcertSales concert{by_concert.column_int(0),       by_concert.column_text(1), by_concert.column_text(2),
+                           Date{by_concert.column_int(3)}, by_concert.column_int(4),  by_concert.column_int(5),
+                           by_concert.column_int(6),       by_concert.column_int(7)};
+      add_concert(out, std::move(concert), max_concerts);
+    }
+    auto ended = ctx.db.query(sql::kReleasesAndCancels);
+    ended.step();
+    out.released = ended.column_int(0);
+    out.cancelled = ended.column_int(1);
+    return out;
+  });
+}
+
 Task<std::optional<SeatMap>> SqliteStore::seat_map(ConcertId id, Timestamp now) {
   const std::uint64_t generation = _jobs.seat_generation();
   {

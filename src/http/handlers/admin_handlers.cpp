@@ -1,4 +1,4 @@
-// POST /api/admin/concerts, GET and POST /api/admin/queue
+// POST /api/admin/concerts, GET /api/admin/sales, GET and POST /api/admin/queue
 #include <boost/json.hpp>
 
 #include "domain/errors.hpp"
@@ -42,6 +42,32 @@ Task<Response> create_concert(App& app, Request& request) {
   }
   const ConcertId id = co_await app.concerts.create(std::move(draft));
   co_return json_response(201, json::object{{"concertId", id}});
+}
+
+/// The operators' dashboard's sales numbers (not in the fans' contract): totals over every concert,
+/// then the newest concerts one by one.
+Task<Response> sales(App& app, Request& request) {
+  require_admin(request, app.admin_key);
+  const SalesSummary summary = co_await app.concerts.sales();
+  json::array concerts;
+  concerts.reserve(summary.concerts.size());
+  for (const ConcertSales& c : summary.concerts) {
+    concerts.push_back(json::object{{"concertId", c.id},
+                                    {"title", c.title},
+                                    {"venue", c.venue},
+                                    {"date", format_date(c.date)},
+                                    {"seatCount", c.seat_count},
+                                    {"held", c.held},
+                                    {"sold", c.sold},
+                                    {"revenue", c.revenue}});
+  }
+  co_return json_response(200, json::object{{"held", summary.held},
+                                            {"sold", summary.sold},
+                                            {"revenue", summary.revenue},
+                                            {"released", summary.released},
+                                            {"cancelled", summary.cancelled},
+                                            {"concertCount", summary.concert_count},
+                                            {"concerts", std::move(concerts)}});
 }
 
 json::value optional_json(const std::optional<std::int64_t>& value) {
@@ -141,6 +167,7 @@ Task<Response> change_room(App& app, Request& request) {
 
 void add_admin_routes(Router& router, App& app) {
   router.add("POST", "/api/admin/concerts", [&app](Request& r) { return create_concert(app, r); });
+  router.add("GET", "/api/admin/sales", [&app](Request& r) { return sales(app, r); });
   router.add("GET", "/api/admin/queue", [&app](Request& r) { return queue_overview(app, r); });
   router.add("POST", "/api/admin/queue", [&app](Request& r) { return change_room(app, r); });
 }

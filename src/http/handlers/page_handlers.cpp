@@ -1,4 +1,5 @@
-// GET /, GET /assets/{name}: the fans' booking page and its files (web/, built into the binary).
+// GET /, GET /admin, GET /assets/{name}: the fans' booking page, the operators' dashboard and their
+// files (web/, built into the binary). The dashboard page itself is public; its data needs the admin key.
 #include "domain/errors.hpp"
 #include "http/assets.hpp"
 #include "http/handlers/app.hpp"
@@ -17,6 +18,10 @@ Response asset_response(const Assets& assets, std::string_view name, const Reque
 
 Task<Response> booking_page(App& app, Request& request) { co_return asset_response(app.assets, "index.html", request); }
 
+Task<Response> dashboard_page(App& app, Request& request) {
+  co_return asset_response(app.assets, "admin.html", request);
+}
+
 Task<Response> asset(App& app, Request& request) {
   // Still percent-encoded: the pages' file names are plain ASCII, so an escaped name is no file.
   co_return asset_response(app.assets, request.path_params.front(), request);
@@ -26,6 +31,7 @@ Task<Response> asset(App& app, Request& request) {
 
 void add_page_routes(Router& router, App& app) {
   router.add("GET", "/", [&app](Request& r) { return booking_page(app, r); });
+  router.add("GET", "/admin", [&app](Request& r) { return dashboard_page(app, r); });
   router.add("GET", "/assets/{name}", [&app](Request& r) { return asset(app, r); });
 }
 
