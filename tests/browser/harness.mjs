@@ -5,8 +5,12 @@
 //                                      need start-up flags (--max-active, --hold-ttl) are skipped
 //   otherwise                          start $CONCERTD_BIN serve (default build/concertd), which
 //                                      serves the pages from inside the binary
+// Engine of a started server: embedded (SQLite, in-process line), or with
+//   CONCERTD_BROWSER_ENGINE=distributed and CONCERTD_BROWSER_PG_PORT, CONCERTD_BROWSER_REDIS_PORT
+//   (set by with-backends.py, which starts the real servers) a fresh PostgreSQL database and Redis
+//   database number per server. Screenshots then go to build/screenshots/distributed/.
 // Browser: $CHROMIUM_BIN or /usr/bin/chromium (Debian's), never a downloaded one.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +21,8 @@ import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(here, '../..');
-export const SHOTS = path.join(REPO, 'build', 'screenshots');
+const ENGINE = process.env.CONCERTD_BROWSER_ENGINE || 'embedded';
+export const SHOTS = path.join(REPO, 'build', 'screenshots', ...(ENGINE === 'distributed' ? ['distributed'] : []));
 const require = createRequire(import.meta.url);
 const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
@@ -49,6 +54,21 @@ async function waitHttp(url, deadlineMs, check = (r) => r.ok) {
   }
 }
 
+/** The flags that put a new server on its own PostgreSQL database and Redis database number. The
+ * number comes from a counter in Redis's database 0, so that the test files (one process each)
+ * never share one. */
+function engineFlags() {
+  if (ENGINE === 'embedded') return [];
+  if (ENGINE !== 'distributed') throw new Error(`unknown CONCERTD_BROWSER_ENGINE ${ENGINE}`);
+  const pg = process.env.CONCERTD_BROWSER_PG_PORT;
+  const redis = process.env.CONCERTD_BROWSER_REDIS_PORT;
+  if (!pg || !redis) throw new Error('distributed: CONCERTD_BROWSER_PG_PORT and CONCERTD_BROWSER_REDIS_PORT are unset (run through with-backends.py)');
+  const n = execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', redis, 'INCR', 'concertd-browser-databases']).toString().trim();
+  const db = `browser_${n}`;
+  execFileSync('psql', ['-X', '-q', '-h', '127.0.0.1', '-p', pg, '-U', 'postgres', '-d', 'postgres', '-c', `CREATE DATABASE ${db}`]);
+  return ['--postgres', `postgresql://postgres@127.0.0.1:${pg}/${db}`, '--redis', `redis://127.0.0.1:${redis}/${n}`];
+}
+
 /** Starts (or names) the server under test. `flags` are extra `concertd serve` flags. Returns
  * {url, adminKey, stop(), external} or {skip: reason} when an external server cannot take the flags. */
 export async function startServer({ flags = [] } = {}) {
@@ -62,7 +82,7 @@ export async function startServer({ flags = [] } = {}) {
   const tmp = mkdtempSync(path.join(tmpdir(), 'concertd-web-'));
   const port = await freePort();
   const child = spawn(bin, ['serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', path.join(tmp, 'data'),
-    '--admin-key', adminKey, '--no-demo', ...flags], { env, cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
+    '--admin-key', adminKey, '--no-demo', ...engineFlags(), ...flags], { env, cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
   const url = `http://127.0.0.1:${port}`;
   let out = '';
   child.stdout.on('data', (d) => { out += d; });
