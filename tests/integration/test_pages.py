@@ -54,3 +54,21 @@ def test_the_booking_pages_first_load_is_under_200_kb_transferred(server):
         assert r.status == 200, f
         total += len(r.body)
     assert total < 200 * 1024, f"{total} bytes over {len(files) + 1} files"
+
+
+def test_the_dashboard_is_served_at_admin_without_the_key(server):
+    # The page holds no data: it asks for the key and sends it with every API call.
+    r = server.get("/admin")
+    assert r.status == 200 and r.header("Content-Type") == "text/html; charset=utf-8"
+    html = r.body.decode("utf-8")
+    assert 'lang="ko"' in html and "/assets/admin.js" in html
+    for f in sorted(set(re.findall(r'(?:src|href)="(/assets/[^"]+)"', html))):
+        assert server.get(f).status == 200, f
+
+
+@pytest.mark.parametrize("path", ["/", "/admin", "/assets/app.css"])
+def test_pages_answer_head_with_the_headers_of_get(server, path):
+    get, head = server.get(path), server.request("HEAD", path)
+    assert head.status == 200 and head.body == b""
+    for name in ("Content-Type", "ETag", "Content-Length"):
+        assert head.header(name) == get.header(name), name

@@ -30,9 +30,13 @@ Task<Response> asset(App& app, Request& request) {
 }  // namespace
 
 void add_page_routes(Router& router, App& app) {
-  router.add("GET", "/", [&app](Request& r) { return booking_page(app, r); });
-  router.add("GET", "/admin", [&app](Request& r) { return dashboard_page(app, r); });
-  router.add("GET", "/assets/{name}", [&app](Request& r) { return asset(app, r); });
+  // HEAD too (the server sends the headers only), as browsers and link checkers expect of pages;
+  // the API's routes answer it 405.
+  for (const char* method : {"GET", "HEAD"}) {
+    router.add(method, "/", [&app](Request& r) { return booking_page(app, r); });
+    router.add(method, "/admin", [&app](Request& r) { return dashboard_page(app, r); });
+    router.add(method, "/assets/{name}", [&app](Request& r) { return asset(app, r); });
+  }
 }
 
 }  // namespace concertd::http
