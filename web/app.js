@@ -93,6 +93,25 @@
     return blank();
   }
   function save() { try { sessionStorage.setItem(KEY, JSON.stringify(st)); } catch (e) { /* private mode */ } }
+
+  /* With --user-auth-secret the server wants X-User-Auth (<userId>.<expiry>.<signature>), signed by
+     the operator's login service, which sends the fan here as /#auth=<that value>. It is taken out
+     of the address at once (not left in history or a shared link), kept for the tab, sent with
+     every call, and fixes the id the fan joins with. */
+  var AUTH_KEY = 'concertd.fan.auth';
+  var userAuth = takeUserAuth();
+  function takeUserAuth() {
+    var m = /(?:^#|&)auth=([^&]+)/.exec(location.hash);
+    if (m) {
+      history.replaceState(null, '', location.pathname + location.search);
+      try { sessionStorage.setItem(AUTH_KEY, decodeURIComponent(m[1])); } catch (e) { return decodeURIComponent(m[1]); }
+    }
+    try { return sessionStorage.getItem(AUTH_KEY) || ''; } catch (e) { return ''; }
+  }
+  function authUserId() {
+    var parts = userAuth.split('.');  // the id may hold dots; expiry and signature never do
+    return parts.length >= 3 ? parts.slice(0, -2).join('.') : '';
+  }
   function liveHolds() {
     return st.holds.filter(function (x) { return x.state === 'held' && secondsUntil(x.expiresAt) > 0; });
   }
@@ -187,6 +206,7 @@
     if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
     if (opts.auth) headers['Authorization'] = 'Bearer ' + st.token;
     if (opts.idem) headers['Idempotency-Key'] = opts.idem;
+    if (userAuth) headers['X-User-Auth'] = userAuth;
     var delay = 1000;
     var attempt = function () {
       return fetch(path, { method: method, headers: headers, cache: 'no-store', credentials: 'same-origin',
@@ -332,7 +352,13 @@
 
   function showJoin() {
     show('join');
-    if (st.userId && !$('user-id').value) $('user-id').value = st.userId;
+    var signedIn = authUserId();
+    if (signedIn) {
+      $('user-id').value = signedIn;
+      $('user-id').readOnly = true;
+      $('user-id-hint').textContent = '로그인한 아이디로 줄을 섭니다.';
+    }
+    else if (st.userId && !$('user-id').value) $('user-id').value = st.userId;
   }
 
   // The one poller of GET /api/queue/status: never sooner than pollAfterSeconds after the last poll.

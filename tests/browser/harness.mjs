@@ -155,15 +155,16 @@ export async function launch() {
   });
 }
 
-/** A fresh fan: own context (own sessionStorage), phone-sized, Korean locale; JS errors are collected. */
-export async function newFan(browser, srv) {
+/** A fresh fan: own context (own sessionStorage), phone-sized, Korean locale, at `where` (a path
+ * of the server); JS errors are collected. */
+export async function newFan(browser, srv, where = '/') {
   const context = await browser.newContext({ viewport: PHONE, locale: 'ko-KR', timezoneId: 'Asia/Seoul' });
   const page = await context.newPage();
   page.setDefaultTimeout(15000);
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(String(e)));
   page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) page.errors.push(m.text()); });
-  await page.goto(srv.url + '/');
+  await page.goto(srv.url + where);
   return { context, page };
 }
 
