@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   cmake make g++ ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev
-  libsqlite3-dev libssl-dev libspdlog-dev libfmt-dev libcli11-dev zlib1g-dev
+  libsqlite3-dev libssl-dev libspdlog-dev libfmt-dev libcli11-dev zlib1g-dev libtomlplusplus-dev
   libpq-dev libhiredis-dev postgresql redis-server
   libgtest-dev libgmock-dev libbenchmark-dev
   # libFuzzer (make fuzz-smoke): clang's -fsanitize=fuzzer,address,undefined runtimes are in
@@ -14,6 +14,7 @@ packages=(
   # make lint
   clang-format-14 clang-tidy-14
   python3 python3-pytest python3-requests
+  prometheus  # promtool + prometheus: tests/integration/test_deploy_dashboard.py checks deploy/prometheus
   # make bench: the nginx reference and wrk (pgbench comes with postgresql-15), curl for setup
   nginx wrk curl
   # make browser: Playwright (from npm, tests/browser) drives Debian's chromium; without a Korean
