@@ -57,7 +57,7 @@ void Metrics::observe(std::string_view route, const std::string& method, int sta
   h.sum += seconds;
 }
 
-std::string Metrics::render(const QueueStats& queue) const {
+std::string Metrics::render(const std::optional<QueueStats>& queue) const {
   std::string out;
   std::lock_guard lock(_mutex);
   out += "# HELP concertd_http_requests_total HTTP requests by route, method and status.\n";
@@ -86,12 +86,16 @@ std::string Metrics::render(const QueueStats& queue) const {
     out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
            std::to_string(v) + "\n";
   };
-  gauge("concertd_queue_waiting", "Tokens waiting in line.", "gauge", static_cast<std::uint64_t>(queue.waiting));
-  gauge("concertd_queue_active", "Active tokens.", "gauge", static_cast<std::uint64_t>(queue.active));
-  gauge("concertd_queue_pre_queue", "Tokens waiting for the opening, without a place yet.", "gauge",
-        static_cast<std::uint64_t>(queue.pre_queue));
-  gauge("concertd_queue_admitted_last_minute", "Tokens that became active in the last 60 s.", "gauge",
-        static_cast<std::uint64_t>(queue.admitted_last_minute));
+  gauge("concertd_coordinator_up", "1 when the line's counts below could be read from the coordinator.", "gauge",
+        queue ? 1 : 0);
+  if (queue) {
+    gauge("concertd_queue_waiting", "Tokens waiting in line.", "gauge", static_cast<std::uint64_t>(queue->waiting));
+    gauge("concertd_queue_active", "Active tokens.", "gauge", static_cast<std::uint64_t>(queue->active));
+    gauge("concertd_queue_pre_queue", "Tokens waiting for the opening, without a place yet.", "gauge",
+          static_cast<std::uint64_t>(queue->pre_queue));
+    gauge("concertd_queue_admitted_last_minute", "Tokens that became active in the last 60 s.", "gauge",
+          static_cast<std::uint64_t>(queue->admitted_last_minute));
+  }
   gauge("concertd_holds_total", "Seat holds taken.", "counter", _holds.load());
   gauge("concertd_releases_total", "Holds released on expiry.", "counter", _releases.load());
   gauge("concertd_payments_total", "Payments completed.", "counter", _payments.load());

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,8 +25,10 @@ class Metrics {
   void count_release() { _releases.fetch_add(1, std::memory_order_relaxed); }
   void count_payment() { _payments.fetch_add(1, std::memory_order_relaxed); }
 
-  /// Renders everything; `waiting` and `active` are read at scrape time.
-  std::string render(const QueueStats& queue) const;
+  /// Renders everything. The line's counts are read at scrape time from the coordinator; without
+  /// them (`queue` empty: it is unreachable) their series are left out and concertd_coordinator_up
+  /// is 0, so that the HTTP series, which tell the outage's story, are still scraped.
+  std::string render(const std::optional<QueueStats>& queue) const;
 
  private:
   struct Histogram {

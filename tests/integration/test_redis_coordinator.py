@@ -137,6 +137,12 @@ def test_redis_down_is_503_and_heals_by_itself(make_server):
         expect(srv.post("/api/queue/token", {"userId": uid("down")}), 503, "SERVICE_UNAVAILABLE")
         expect(status_of(srv, token), 503, "SERVICE_UNAVAILABLE")
         expect(srv.get("/healthz"), 200, status="ok")
+        # The scrape still works, without the line's counts it cannot read (not stale ones).
+        scraped = srv.get("/metrics")
+        assert scraped.status == 200, scraped
+        text = scraped.body.decode("utf-8")
+        assert "\nconcertd_coordinator_up 0\n" in text and "concertd_queue_waiting" not in text
+        assert 'concertd_http_requests_total{route="/readyz",method="GET",status="503"}' in text
     finally:
         shared.start_redis()
 
@@ -155,6 +161,8 @@ def test_redis_down_is_503_and_heals_by_itself(make_server):
 
     expect(wait_until(issued, 5, "token issue to work again"), 201, status="active")
     expect(status_of(srv, token), 200)  # the token from before the outage is back too
+    text = srv.get("/metrics").body.decode("utf-8")
+    assert "\nconcertd_coordinator_up 1\n" in text and "\nconcertd_queue_waiting " in text
     assert srv.alive()
 
 

@@ -24,7 +24,12 @@ Task<Response> ready(App& app) {
 }
 
 Task<Response> metrics(App& app) {
-  const QueueStats stats = co_await app.queue.stats();
+  std::optional<QueueStats> stats;
+  try {
+    stats = co_await app.queue.stats();
+  } catch (const Unavailable&) {
+    // An outage is when the scrape matters most: serve the rest (render() says what is missing).
+  }
   Response r;
   r.body = app.metrics.render(stats);
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
