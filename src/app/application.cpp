@@ -17,16 +17,35 @@ constexpr Seconds kPurgeEvery{60};
 constexpr Millis kPurgeAge = std::chrono::hours(24);
 static_assert(kPurgeAge >= kIdempotencyWindow, "a success stays recorded for the whole idempotency window");
 
-/// Runs `step` every `period` until the io_context stops. A failing step is logged when it
-/// starts failing, every 100th failure after that, and when it recovers: an outage of the
-/// store or of Redis must not flood the log ten times a second.
+}  // namespace
+
+/// The background jobs' shared stop: each job's timer is listed, so that a stop cuts its sleep
+/// short; a step already running is finished first.
+struct Application::Jobs {
+  explicit Jobs(const asio::any_io_executor& executor) : finished(executor) {}
+  bool stopping = false;
+  int running = 0;
+  std::vector<asio::steady_timer*> timers;
+  asio::steady_timer finished;  // stop() waits on it until `running` is 0
+};
+
+namespace {
+
+/// Runs `step` every `period` until the jobs stop. A failing step is logged when it starts
+/// failing, every 100th failure after that, and when it recovers: an outage of the store or of
+/// Redis must not flood the log ten times a second.
 template <class Step>
-asio::awaitable<void> every(Millis period, const char* name, Step step) {
+asio::awaitable<void> every(std::shared_ptr<Application::Jobs> jobs, Millis period, const char* name, Step step) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
+  ++jobs->running;
+  jobs->timers.push_back(&timer);
   std::uint64_t failures_in_a_row = 0;
-  for (;;) {
+  while (!jobs->stopping) {
     timer.expires_after(period);
-    co_await timer.async_wait(asio::use_awaitable);
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (jobs->stopping) {
+      break;
+    }
     try {
       co_await step();
       if (failures_in_a_row > 0) {
@@ -39,6 +58,9 @@ asio::awaitable<void> every(Millis period, const char* name, Step step) {
       }
     }
   }
+  std::erase(jobs->timers, &timer);
+  --jobs->running;
+  jobs->finished.cancel();
 }
 
 /// Three concerts 7, 14 and 30 days ahead, 50 seats each, priced in three tiers.
@@ -119,19 +141,31 @@ asio::awaitable<void> Application::prepare(bool demo, RoomStart room) {
 }
 
 void Application::start_background_jobs(const asio::any_io_executor& executor) {
-  asio::co_spawn(executor, every(kQueueTickEvery, "queue tick", [this] { return _queue.tick(); }), asio::detached);
-  asio::co_spawn(executor, every(WaitingRoom::kOpeningCheckEvery, "opening", [this] { return _room.open_if_due(); }),
-                 asio::detached);
-  asio::co_spawn(executor, every(kRoomRefreshEvery, "waiting room settings", [this] { return _room.refresh(); }),
-                 asio::detached);
-  asio::co_spawn(
-      executor,
-      every(kReleaseEvery, "release expired holds", [this]() -> asio::awaitable<void> { co_await _expiry.run_once(); }),
-      asio::detached);
-  asio::co_spawn(executor,
-                 every(Millis{kPurgeEvery}, "purge",
-                       [this]() -> asio::awaitable<void> { co_await _store.purge(_clock.now() - kPurgeAge); }),
-                 asio::detached);
+  _jobs = std::make_shared<Jobs>(executor);
+  const auto spawn = [&](Millis period, const char* name, auto step) {
+    asio::co_spawn(executor, every(_jobs, period, name, std::move(step)), asio::detached);
+  };
+  spawn(kQueueTickEvery, "queue tick", [this] { return _queue.tick(); });
+  spawn(WaitingRoom::kOpeningCheckEvery, "opening", [this] { return _room.open_if_due(); });
+  spawn(kRoomRefreshEvery, "waiting room settings", [this] { return _room.refresh(); });
+  spawn(kReleaseEvery, "release expired holds", [this]() -> asio::awaitable<void> { co_await _expiry.run_once(); });
+  spawn(Millis{kPurgeEvery}, "purge",
+        [this]() -> asio::awaitable<void> { co_await _store.purge(_clock.now() - kPurgeAge); });
+}
+
+asio::awaitable<void> Application::stop_background_jobs() {
+  if (!_jobs) {
+    co_return;
+  }
+  _jobs->stopping = true;
+  for (asio::steady_timer* timer : _jobs->timers) {
+    timer->cancel();
+  }
+  // A running step ends within the store's and the coordinator's own time limits.
+  while (_jobs->running > 0) {
+    _jobs->finished.expires_at(asio::steady_timer::time_point::max());
+    co_await _jobs->finished.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
 }
 
 asio::awaitable<void> Application::run_jobs_once() {

@@ -2,6 +2,7 @@
 // The service graph of one concertd instance over a given Store, Coordinator and Clock: the
 // services, the HTTP routes, and the background jobs. The server binary, the fuzzers and the
 // tests build the same thing; only the adapters and the transport differ.
+#include <memory>
 #include <string>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -45,11 +46,15 @@ class Application {
   /// The admission tick, the release job and the purge, each on its own timer, until the
   /// executor's context stops.
   void start_background_jobs(const boost::asio::any_io_executor& executor);
+  /// Ends the background jobs: none starts another step, a step already running is finished.
+  boost::asio::awaitable<void> stop_background_jobs();
   /// One round of the admission tick and the release job, for callers that drive time
   /// themselves (the fuzzers) instead of running the timers.
   boost::asio::awaitable<void> run_jobs_once();
 
   const http::Router& router() const { return _router; }
+
+  struct Jobs;
 
  private:
   Store& _store;
@@ -67,6 +72,7 @@ class Application {
   http::Assets _assets;  // the pages, gzipped once at start
   http::App _app;
   http::Router _router;
+  std::shared_ptr<Jobs> _jobs;  // from start_background_jobs() on; shared with the running jobs
 };
 
 }  // namespace concertd

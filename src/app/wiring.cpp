@@ -120,6 +120,16 @@ auto stop_on_failed_start(asio::io_context& io, int& exit_code) {
   };
 }
 
+/// A graceful stop: the requests in flight are answered, then the background jobs finish the step
+/// they are in. What the store still has queued is committed by its destructor, after this.
+asio::awaitable<void> shut_down(http::Server& server, Application& application, std::chrono::seconds grace) {
+  const bool drained = co_await server.drain(grace);
+  co_await application.stop_background_jobs();
+  if (!drained) {
+    spdlog::warn("stopped with requests unanswered after {} s", grace.count());
+  }
+}
+
 }  // namespace
 
 int serve(const Config& cfg) {
@@ -180,12 +190,27 @@ int serve(const Config& cfg) {
       stop_on_failed_start(io, exit_code));
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code&, int sig) {
-    spdlog::info("signal {}: stopping", sig);
-    io.stop();
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) {
+      return;
+    }
+    spdlog::info("signal {}: draining (up to {} s; a second signal stops at once)", sig,
+                 server_limits.shutdown_timeout.count());
+    signals.async_wait([](const boost::system::error_code& again, int second) {
+      if (!again) {
+        spdlog::warn("signal {} while draining: exiting now", second);
+        spdlog::shutdown();
+        std::_Exit(128 + second);
+      }
+    });
+    asio::co_spawn(io, shut_down(server, application, server_limits.shutdown_timeout), [&io](std::exception_ptr) {
+      spdlog::info("stopped");
+      io.stop();
+    });
   });
   std::signal(SIGPIPE, SIG_IGN);
   io.run();
+  spdlog::default_logger()->flush();
   return exit_code;
 }
 

@@ -1,5 +1,6 @@
 #include "http/server.hpp"
 
+#include <unordered_set>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -41,6 +42,7 @@ struct Connection {
   asio::steady_timer watchdog;
   Clock::time_point deadline = Clock::now();
   bool done = false;  // the session ended; the watchdog stops
+  bool idle = false;  // waiting for the first byte of a request: a drain may close it
 };
 
 /// Ends the watchdog with the session, however the session ends (an exception included), so that
@@ -71,6 +73,38 @@ Task<void> watch(std::shared_ptr<Connection> c, Clock::duration longest_sleep) {
   }
 }
 
+}  // namespace
+
+/// What the accept loop, the sessions and a drain share. One thread (the server's io_context)
+/// touches it, so it needs no lock.
+struct Server::State {
+  State(tcp::acceptor a, std::int64_t max_open)
+      : acceptor(std::move(a)), max(max_open), wake(acceptor.get_executor()), drained(acceptor.get_executor()) {}
+
+  tcp::acceptor acceptor;
+  std::int64_t open = 0;
+  std::int64_t max;
+  asio::steady_timer wake;     // the accept loop waits on it while `open` is at `max`
+  asio::steady_timer drained;  // a drain waits on it until `open` is 0
+  bool draining = false;       // no new connection, no new request on an idle one
+  std::unordered_set<Connection*> connections;
+};
+
+namespace {
+
+using State = Server::State;
+
+/// Keeps a session's connection listed for a drain while the session runs.
+struct Listed {
+  Listed(State& s, Connection& c) : state(s), connection(c) { state.connections.insert(&connection); }
+  Listed(const Listed&) = delete;
+  Listed& operator=(const Listed&) = delete;
+  ~Listed() { state.connections.erase(&connection); }
+
+  State& state;
+  Connection& connection;
+};
+
 /// Bytes a refused request may still send after its answer before the connection is reset.
 constexpr std::size_t kMaxLingerBytes = 64 * 1024 * 1024;
 
@@ -99,12 +133,18 @@ Task<void> reply_and_close(Connection& c, Clock::duration timeout, Response r) {
 /// Reads until `parser` has framed one request (or refused it). Between requests a connection
 /// may idle; the header's clock starts with its first byte and runs to its end, the body's from
 /// there to its end: set once per stage, never pushed back by a slow trickle of bytes. NeedMore:
-/// the peer went away, or the watchdog closed the socket.
-Task<Framing> read_request(Connection& c, beast::flat_buffer& buffer, RequestParser& parser,
+/// the peer went away, the watchdog closed the socket, or a drain ended the idle connection (one
+/// whose next request has begun to arrive is read and answered).
+Task<Framing> read_request(Connection& c, const State& state, beast::flat_buffer& buffer, RequestParser& parser,
                            const ServerLimits& limits) {
   if (buffer.size() == 0) {
+    if (state.draining) {
+      co_return Framing::NeedMore;
+    }
     c.expires_after(limits.idle_timeout);
+    c.idle = true;
     auto [read_ec, n] = co_await c.socket.async_read_some(buffer.prepare(kReadChunk), kNoThrow);
+    c.idle = false;
     if (read_ec) {
       co_return Framing::NeedMore;
     }
@@ -130,12 +170,13 @@ Task<Framing> read_request(Connection& c, beast::flat_buffer& buffer, RequestPar
   co_return framing;
 }
 
-Task<void> session(tcp::socket socket, const Router& router, Metrics& metrics, ServerLimits limits) {
+Task<void> session(tcp::socket socket, State& state, const Router& router, Metrics& metrics, ServerLimits limits) {
   beast::error_code ec;
   const auto remote = socket.remote_endpoint(ec);
   const std::string peer = ec ? std::string() : remote.address().to_string();
   auto c = std::make_shared<Connection>(std::move(socket));
   const WatchdogStop stop{*c};
+  const Listed listed{state, *c};
   c->expires_after(limits.idle_timeout);
   const Clock::duration shortest =
       std::min({Clock::duration(limits.header_timeout), Clock::duration(limits.body_timeout),
@@ -146,7 +187,7 @@ Task<void> session(tcp::socket socket, const Router& router, Metrics& metrics, S
   VerifiedTokenMemo token_memo;
   for (;;) {
     RequestParser parser;
-    const Framing framing = co_await read_request(*c, buffer, parser, limits);
+    const Framing framing = co_await read_request(*c, state, buffer, parser, limits);
     if (framing == Framing::NeedMore) {
       break;  // the peer went away, or the watchdog closed the socket
     }
@@ -168,7 +209,9 @@ Task<void> session(tcp::socket socket, const Router& router, Metrics& metrics, S
     Response response = co_await dispatch(router, request, route);
     const auto finished = Clock::now();
     metrics.observe(route, request.method, response.status, std::chrono::duration<double>(finished - started).count());
-    const bool stays_open = write_response(response, version, keep_alive, out, request.method != "HEAD");
+    // During a drain this answer is the connection's last (Connection: close).
+    const bool stays_open =
+        write_response(response, version, keep_alive && !state.draining, out, request.method != "HEAD");
     c->deadline = finished + limits.body_timeout;
     auto [write_ec, written] = co_await asio::async_write(c->socket, asio::buffer(out), kNoThrow);
     if (write_ec || !stays_open) {
@@ -178,39 +221,30 @@ Task<void> session(tcp::socket socket, const Router& router, Metrics& metrics, S
   c->socket.shutdown(tcp::socket::shutdown_send, ec);
 }
 
-/// Counts open connections; the accept loop waits on `wake` while the count is at the cap,
-/// and every closing connection wakes it.
-struct ConnectionGate {
-  explicit ConnectionGate(const asio::any_io_executor& executor, std::int64_t max) : max(max), wake(executor) {}
-  std::int64_t open = 0;
-  std::int64_t max;
-  asio::steady_timer wake;
-};
-
-Task<void> accept_loop(tcp::acceptor acceptor, const Router& router, Metrics& metrics, ServerLimits limits) {
-  auto gate =
-      std::make_shared<ConnectionGate>(acceptor.get_executor(), std::max<std::int64_t>(1, limits.max_connections));
+/// Accepts while fewer than `max` connections are open (further clients wait in the kernel's
+/// listen backlog; every closing connection wakes the loop), until a drain closes the acceptor.
+Task<void> accept_loop(std::shared_ptr<State> state, const Router& router, Metrics& metrics, ServerLimits limits) {
+  const auto executor = state->acceptor.get_executor();
   for (;;) {
-    while (gate->open >= gate->max) {
-      // Not accepting: further clients wait in the kernel's listen backlog.
-      gate->wake.expires_at(asio::steady_timer::time_point::max());
-      co_await gate->wake.async_wait(kNoThrow);
+    while (state->open >= state->max) {
+      state->wake.expires_at(asio::steady_timer::time_point::max());
+      co_await state->wake.async_wait(kNoThrow);
     }
-    auto [ec, socket] = co_await acceptor.async_accept(kNoThrow);
+    auto [ec, socket] = co_await state->acceptor.async_accept(kNoThrow);
+    if (state->draining) {
+      co_return;  // the acceptor is closed; a connection accepted just before is closed unanswered
+    }
     if (ec) {
-      if (ec == asio::error::operation_aborted) {
-        co_return;
-      }
       // Out of descriptors and the like: pause briefly instead of spinning.
       spdlog::warn("accept failed: {}", ec.message());
-      asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(50));
+      asio::steady_timer pause(executor, std::chrono::milliseconds(50));
       co_await pause.async_wait(kNoThrow);
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    ++gate->open;
-    asio::co_spawn(acceptor.get_executor(), session(std::move(socket), router, metrics, limits),
-                   [gate](std::exception_ptr failure) {
+    ++state->open;
+    asio::co_spawn(executor, session(std::move(socket), *state, router, metrics, limits),
+                   [state](std::exception_ptr failure) {
                      if (failure) {
                        try {
                          std::rethrow_exception(failure);
@@ -218,8 +252,9 @@ Task<void> accept_loop(tcp::acceptor acceptor, const Router& router, Metrics& me
                          spdlog::error("connection ended by an error: {}", e.what());
                        }
                      }
-                     --gate->open;
-                     gate->wake.cancel();
+                     --state->open;
+                     state->wake.cancel();
+                     state->drained.cancel();
                    });
   }
 }
@@ -238,7 +273,36 @@ void Server::listen(const std::string& host, unsigned short port) {
   acceptor.bind(endpoint);
   acceptor.listen(asio::socket_base::max_listen_connections);
   _port = acceptor.local_endpoint().port();
-  asio::co_spawn(_io, accept_loop(std::move(acceptor), _router, _metrics, _limits), asio::detached);
+  _state = std::make_shared<State>(std::move(acceptor), std::max<std::int64_t>(1, _limits.max_connections));
+  asio::co_spawn(_io, accept_loop(_state, _router, _metrics, _limits), asio::detached);
+}
+
+Task<bool> Server::drain(std::chrono::seconds grace) {
+  const std::shared_ptr<State> state = _state;  // outlives the sessions' last callbacks
+  if (!state) {
+    co_return true;  // never listened
+  }
+  state->draining = true;
+  beast::error_code ignored;
+  state->acceptor.close(ignored);
+  for (Connection* c : state->connections) {
+    if (c->idle) {
+      c->socket.close(ignored);
+    }
+  }
+  const auto deadline = Clock::now() + grace;
+  while (state->open > 0 && Clock::now() < deadline) {
+    state->drained.expires_at(deadline);
+    co_await state->drained.async_wait(kNoThrow);  // every ending session wakes it
+  }
+  if (state->open == 0) {
+    co_return true;
+  }
+  spdlog::warn("drain: {} connections still open after {} s; closing them", state->open, grace.count());
+  for (Connection* c : state->connections) {
+    c->socket.close(ignored);
+  }
+  co_return false;
 }
 
 }  // namespace concertd::http

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include "http/metrics.hpp"
@@ -20,6 +21,8 @@ struct ServerLimits {
   std::chrono::seconds header_timeout{10};
   std::chrono::seconds body_timeout{30};
   std::chrono::seconds idle_timeout{60};
+  /// How long a graceful stop (SIGTERM, SIGINT) waits for the requests in flight.
+  std::chrono::seconds shutdown_timeout{15};
   /// Open connections at once; more wait in the kernel's backlog until one closes.
   std::int64_t max_connections = 10'000;
 };
@@ -30,6 +33,12 @@ class Server {
   /// Binds and starts accepting; throws when the address cannot be bound.
   void listen(const std::string& host, unsigned short port);
   unsigned short port() const { return _port; }
+  /// Graceful stop: accepts no more connections and closes the idle ones; every request whose
+  /// first bytes have arrived is read, answered (its connection then closed) within `grace`.
+  /// False when connections were still open at the deadline (they are closed then).
+  boost::asio::awaitable<bool> drain(std::chrono::seconds grace);
+
+  struct State;
 
  private:
   boost::asio::io_context& _io;
@@ -37,6 +46,7 @@ class Server {
   Metrics& _metrics;
   ServerLimits _limits;
   unsigned short _port = 0;
+  std::shared_ptr<State> _state;  // from listen() on
 };
 
 }  // namespace concertd::http

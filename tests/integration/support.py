@@ -452,8 +452,9 @@ class Server:
     def crashed(self):
         return self.proc is not None and self.proc.poll() is not None and not self.expected_exit
 
-    def stop(self, timeout=10.0):
-        """SIGTERM and wait; a process that does not exit in time is killed and reported."""
+    def stop(self, timeout=30.0):
+        """SIGTERM and wait; a process that does not exit in time is killed and reported. (A
+        request left half-sent by a test holds the drain until its header or body timeout.)"""
         if not self.alive():
             return
         self.expected_exit = True
