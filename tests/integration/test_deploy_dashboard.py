@@ -483,7 +483,7 @@ class Prometheus:
                 last = probe()
                 if last:
                     return last
-            except OSError as e:
+            except (OSError, ValueError) as e:  # not listening yet, or "Service Unavailable" in text
                 last = e
             time.sleep(interval)
         pytest.fail(f"prometheus: {what} within {timeout}s (last: {last!r})\n{self.log_tail()}", pytrace=False)
