@@ -14,6 +14,7 @@ packages=(
   # make lint
   clang-format-14 clang-tidy-14
   python3 python3-pytest python3-requests
+  python3-jsonschema  # tests/integration/test_openapi.py: responses against web/openapi.json's schemas
   prometheus  # promtool + prometheus: tests/integration/test_deploy_dashboard.py checks deploy/prometheus
   # make bench: the nginx reference and wrk (pgbench comes with postgresql-15), curl for setup
   nginx wrk curl

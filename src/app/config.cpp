@@ -1,15 +1,24 @@
 #include "app/config.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <limits>
+#include <memory>
+#include <stdexcept>
 #include <vector>
 
+#include <toml++/toml.h>
 #include <CLI/CLI.hpp>
 #include <boost/asio/ip/address.hpp>
 
 #include "adapters/postgres/pg_pool.hpp"
 #include "adapters/redis/redis_protocol.hpp"
+#include "domain/assert.hpp"
 #include "domain/token_signer.hpp"
 #include "domain/waiting_room.hpp"
 
@@ -74,15 +83,14 @@ void add_engine_options(CLI::App& serve, Config& cfg) {
       ->check(redis_url);
 }
 
-/// The line's and the holds' limits. Returns --max-active's option: whether it was given decides
-/// whether it overrides the stored setting.
-CLI::Option* add_service_options(CLI::App& serve, Config& cfg) {
-  auto* max_active = serve
-                         .add_option("--max-active", cfg.service.max_active,
-                                     "active tokens at once (a start that names it overrides the stored setting)")
-                         ->envname(env("MAX_ACTIVE"))
-                         ->check(CLI::Range(std::int64_t{1}, kMaxActiveLimit))
-                         ->capture_default_str();
+/// The line's and the holds' limits.
+void add_service_options(CLI::App& serve, Config& cfg) {
+  serve
+      .add_option("--max-active", cfg.service.max_active,
+                  "active tokens at once (a start that names it overrides the stored setting)")
+      ->envname(env("MAX_ACTIVE"))
+      ->check(CLI::Range(std::int64_t{1}, kMaxActiveLimit))
+      ->capture_default_str();
   add_seconds(serve, "--active-ttl", "ACTIVE_TTL", cfg.service.active_ttl, "seconds a token stays active", kSeconds);
   add_seconds(serve, "--waiting-idle-ttl", "WAITING_IDLE_TTL", cfg.service.waiting_idle_ttl,
               "seconds a waiting token lives without a poll", kSeconds);
@@ -91,7 +99,6 @@ CLI::Option* add_service_options(CLI::App& serve, Config& cfg) {
       ->envname(env("MAX_HOLDS_PER_USER"))
       ->check(kPositive)
       ->capture_default_str();
-  return max_active;
 }
 
 /// The HTTP edge: keys, secrets, limits per request and per client, demo data.
@@ -144,42 +151,526 @@ void add_edge_options(CLI::App& serve, Config& cfg) {
       ->envname(env("DEMO"));
 }
 
+/// --config: the TOML file whose keys are the long flag names. Its values are applied under the
+/// environment's and the command line's (see parse_config).
+void add_config_option(CLI::App& command, Config& cfg) {
+  command
+      .add_option("--config", cfg.config_file,
+                  "TOML file of settings, keyed by the long flag names (port = 8080); flags and variables win over it")
+      ->envname(env("CONFIG"));
+}
+
 /// `concertd` alone, or with flags only, means `concertd serve ...`. Reversed, as CLI11 takes it.
-std::vector<std::string> serve_args(int argc, char** argv) {
+std::vector<std::string> command_args(int argc, char** argv) {
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {
     args.emplace_back(argv[i]);
   }
-  if (args.empty() || (args[0] != "serve" && args[0] != "--help" && args[0] != "-h")) {
+  if (args.empty() || (args[0] != "serve" && args[0] != "config" && args[0] != "--help" && args[0] != "-h")) {
     args.insert(args.begin(), "serve");
   }
   std::reverse(args.begin(), args.end());
   return args;
 }
 
+/// The command line, bound to one Config: `serve` and `config`, each with every flag.
+struct Cli {
+  CLI::App app{"concertd: concert ticketing server"};
+  CLI::App* serve = nullptr;
+  CLI::App* print = nullptr;
+
+  explicit Cli(Config& cfg) {
+    app.name("concertd");
+    serve = app.add_subcommand("serve", "start the server (the default)");
+    print = app.add_subcommand(
+        "config", "print the configuration serve would run with, as TOML (secrets masked); it opens nothing");
+    app.require_subcommand(1);
+    for (CLI::App* command : {serve, print}) {
+      // Both commands write the same Config. Without a completion callback CLI11 reads the
+      // environment for every subcommand, chosen or not, and the other command's variables would
+      // overwrite the chosen one's flags; with one, only the chosen command reads it.
+      command->parse_complete_callback([] {});
+      add_engine_options(*command, cfg);
+      add_service_options(*command, cfg);
+      add_edge_options(*command, cfg);
+      add_config_option(*command, cfg);
+    }
+  }
+
+  /// The subcommand a parse chose.
+  CLI::App& chosen() { return print->parsed() ? *print : *serve; }
+
+  /// Parses `args` (reversed, as CLI11 takes them). Returns the exit code after help or a bad
+  /// flag or variable (its message on `err`), nullopt to go on.
+  std::optional<int> parse(std::vector<std::string> args, std::ostream& help, std::ostream& err) {
+    try {
+      app.parse(args);
+    } catch (const CLI::CallForHelp& e) {
+      return app.exit(e, help, err);
+    } catch (const CLI::CallForAllHelp& e) {
+      return app.exit(e, help, err);
+    } catch (const CLI::ParseError& e) {
+      app.exit(e, help, err);
+      return 2;
+    }
+    return std::nullopt;
+  }
+
+  /// Leaves the environment out of the next parse: what is given then came from the command line.
+  void ignore_environment() {
+    for (CLI::App* command : {serve, print}) {
+      for (CLI::Option* option : command->get_options()) {
+        option->envname("");
+      }
+    }
+  }
+};
+
+// ---- the keys of the file and of `concertd config` ---------------------------------------------
+
+/// The TOML type a key's value must have in the file.
+enum class Kind { text, integer, seconds, boolean, list };
+
+/// One key: its name (the long flag's), its type, and the value a Config holds for it as TOML
+/// text (masked for a secret), or nullopt when it is not set.
+struct Setting {
+  std::string_view key;
+  Kind kind;
+  std::optional<std::string> toml;
+  /// For a key that may be unset: what that means, for `concertd config`'s comment.
+  std::string_view unset = {};
+};
+
+/// A TOML basic string.
+std::string toml_string(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      std::array<char, 8> escape{};
+      std::snprintf(escape.data(), escape.size(), "\\u%04X", static_cast<unsigned>(static_cast<unsigned char>(c)));
+      out += escape.data();
+    } else {
+      out += c;
+    }
+  }
+  return out + '"';
+}
+
+std::string masked_token_keys(std::string_view text) {
+  const auto parsed = parse_token_keys(text);
+  const auto* keys = std::get_if<std::vector<TokenKey>>(&parsed);
+  if (keys == nullptr) {
+    return std::string(kMask);  // refused when it was read; nothing of it is shown
+  }
+  std::string out;
+  for (const TokenKey& key : *keys) {
+    out += (out.empty() ? "" : ",") + key.id + ":" + std::string(kMask);
+  }
+  return out;
+}
+
+Setting text(std::string_view key, const std::string& value) { return {key, Kind::text, toml_string(value)}; }
+
+Setting optional_text(std::string_view key, const std::optional<std::string>& value, std::string_view unset,
+                      std::string (*mask)(std::string_view) = nullptr) {
+  if (!value) {
+    return {key, Kind::text, std::nullopt, unset};
+  }
+  return {key, Kind::text, toml_string(mask != nullptr ? mask(*value) : *value), unset};
+}
+
+Setting secret(std::string_view key, const std::optional<std::string>& value, std::string_view unset) {
+  return {key, Kind::text, value ? std::optional(toml_string(kMask)) : std::nullopt, unset};
+}
+
+Setting number(std::string_view key, std::int64_t value) { return {key, Kind::integer, std::to_string(value)}; }
+
+Setting seconds(std::string_view key, Seconds value) { return {key, Kind::seconds, std::to_string(value.count())}; }
+
+Setting list(std::string_view key, const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (const std::string& item : items) {
+    out += (out.size() > 1 ? ", " : "") + toml_string(item);
+  }
+  return {key, Kind::list, out + "]"};
+}
+
+/// Every key, in the order of `serve --help`. A new flag gets its line here (parse_config asserts
+/// that every flag has one).
+std::vector<Setting> settings(const Config& c) {
+  return {
+      text("host", c.host),
+      number("port", c.port),
+      text("data-dir", c.data_dir),
+      optional_text("postgres", c.postgres, "SQLite in data-dir", mask_postgres_password),
+      optional_text("redis", c.redis, "the line, locks and caches in process"),
+      number("max-active", c.service.max_active),
+      seconds("active-ttl", c.service.active_ttl),
+      seconds("waiting-idle-ttl", c.service.waiting_idle_ttl),
+      seconds("hold-ttl", c.service.hold_ttl),
+      number("max-holds-per-user", c.service.max_holds_per_user),
+      number("max-body", static_cast<std::int64_t>(c.server.max_body)),
+      secret("admin-key", c.admin_key, "random, printed at start"),
+      secret("user-auth-secret", c.edge.user_auth_secret, "X-User-Auth is not checked"),
+      optional_text("token-keys", c.token_keys, "made once, kept in the store", masked_token_keys),
+      number("rate-limit", c.edge.token_issues_per_second),
+      list("trusted-proxies", c.edge.trusted_proxies),
+      number("max-connections", c.server.max_connections),
+      seconds("header-timeout", c.server.header_timeout),
+      seconds("body-timeout", c.server.body_timeout),
+      seconds("idle-timeout", c.server.idle_timeout),
+      {"demo", Kind::boolean, c.demo ? "true" : "false"},
+  };
+}
+
+/// The switch `--no-demo`, which the file may also name: `no-demo = true` is `demo = false`.
+constexpr std::string_view kNoDemo = "no-demo";
+
+/// A key of the file: the setting it sets, and whether its value is that setting's negation.
+struct FileKey {
+  std::string_view key;
+  Kind kind;
+  bool negated = false;
+};
+
+std::optional<FileKey> find_key(std::string_view name) {
+  if (name == kNoDemo) {
+    return FileKey{"demo", Kind::boolean, true};
+  }
+  for (const Setting& setting : settings(Config{})) {
+    if (setting.key == name) {
+      return FileKey{setting.key, setting.kind};
+    }
+  }
+  return std::nullopt;
+}
+
+/// Every flag of `command` (but help and --config) is a key of the file and of the output.
+void assert_every_flag_is_a_key(const CLI::App& command) {
+  for (const CLI::Option* option : command.get_options()) {
+    const std::string name = option->get_single_name();
+    CONCERTD_ASSERT(name == "help" || name == "config" || find_key(name).has_value(),
+                    "every flag has its line in settings(): the file reads it and `concertd config` prints it");
+  }
+}
+
+// ---- the file ------------------------------------------------------------------------------------
+
+/// A file that cannot be used: the message names the file, and the key and line when there is one.
+class FileProblem : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// A config file is a few dozen lines: past this size it is something else (a log, a database),
+/// named by mistake, and it is refused before it is parsed.
+constexpr std::size_t kMaxConfigFileBytes = std::size_t{1} << 20;
+
+struct CloseFile {
+  void operator()(std::FILE* file) const { std::fclose(file); }
+};
+
+std::string read_config_file(const std::string& path) {
+  const std::unique_ptr<std::FILE, CloseFile> file(std::fopen(path.c_str(), "rb"));
+  if (!file) {
+    throw FileProblem("cannot read config file " + path + ": " + std::strerror(errno));
+  }
+  std::string text(kMaxConfigFileBytes + 1, '\0');
+  const std::size_t size = std::fread(text.data(), 1, text.size(), file.get());
+  if (std::ferror(file.get()) != 0) {
+    throw FileProblem("cannot read config file " + path + ": " + std::strerror(errno));
+  }
+  if (size > kMaxConfigFileBytes) {
+    throw FileProblem("config file " + path + " is over " + std::to_string(kMaxConfigFileBytes) + " bytes");
+  }
+  text.resize(size);
+  return text;
+}
+
+toml::table parse_toml(const std::string& text, const std::string& path) {
+  try {
+    return toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    const toml::source_position& at = e.source().begin;
+    throw FileProblem("cannot parse config file " + path + ": " + std::string(e.description()) + " (line " +
+                      std::to_string(at.line) + ", column " + std::to_string(at.column) + ")");
+  }
+}
+
+std::string on_line(const toml::source_region& source) {
+  return source.begin.line > 0 ? " (line " + std::to_string(source.begin.line) + ")" : "";
+}
+
+std::string_view wanted(Kind kind) {
+  switch (kind) {
+    case Kind::text:
+      return "must be a string";
+    case Kind::integer:
+      return "must be an integer";
+    case Kind::seconds:
+      return "must be an integer (whole seconds)";
+    case Kind::boolean:
+      return "must be true or false";
+    case Kind::list:
+      return "must be an array of strings or a comma-separated string";
+  }
+  CONCERTD_UNREACHABLE("a Kind");
+}
+
+std::string_view type_name(toml::node_type type) {
+  switch (type) {
+    case toml::node_type::none:
+      return "nothing";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a floating-point number";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+  }
+  CONCERTD_UNREACHABLE("a toml::node_type");
+}
+
+/// `node` as the strings its flag takes on the command line, or nullopt when its TOML type is not
+/// the one `kind` wants.
+std::optional<std::vector<std::string>> flag_values(const toml::node& node, Kind kind) {
+  if (kind == Kind::text || kind == Kind::list) {
+    if (const auto text = node.value_exact<std::string>()) {
+      return std::vector<std::string>{*text};
+    }
+  }
+  if (kind == Kind::integer || kind == Kind::seconds) {
+    if (const auto integer = node.value_exact<std::int64_t>()) {
+      return std::vector<std::string>{std::to_string(*integer)};
+    }
+  }
+  if (kind == Kind::boolean) {
+    if (const auto boolean = node.value_exact<bool>()) {
+      return std::vector<std::string>{*boolean ? "true" : "false"};
+    }
+  }
+  const toml::array* array = node.as_array();
+  if (kind != Kind::list || array == nullptr) {
+    return std::nullopt;
+  }
+  std::vector<std::string> items;
+  for (const toml::node& item : *array) {
+    const auto text = item.value_exact<std::string>();
+    if (!text) {
+      return std::nullopt;
+    }
+    items.push_back(*text);
+  }
+  return items;
+}
+
+/// CLI11's message without the flag it starts with ("--hold-ttl: Value 0 not in range ..."): the
+/// file's message names the key instead.
+std::string without_flag(std::string message, std::string_view key) {
+  const std::string prefix = "--" + std::string(key) + ": ";
+  return message.starts_with(prefix) ? message.substr(prefix.size()) : message;
+}
+
+/// Sets one key of the file through its flag's option, with the flag's own checks.
+void apply_key(CLI::App& command, const std::string& path, const toml::key& name, const toml::node& node, Config& cfg) {
+  const std::optional<FileKey> key = find_key(name.str());
+  if (!key) {
+    throw FileProblem("unknown key `" + std::string(name.str()) + "` in " + path + on_line(name.source()));
+  }
+  const std::string where = "`" + std::string(name.str()) + "` in " + path + on_line(name.source());
+  std::optional<std::vector<std::string>> values = flag_values(node, key->kind);
+  if (!values) {
+    throw FileProblem(where + ": " + std::string(wanted(key->kind)) + ", not " + std::string(type_name(node.type())));
+  }
+  if (key->negated) {
+    values->front() = values->front() == "true" ? "false" : "true";
+  }
+  if (cfg.origin(key->key) == Origin::file) {
+    throw FileProblem(where + ": `demo` and `no-demo` are both set");
+  }
+  CLI::Option* option = command.get_option_no_throw("--" + std::string(key->key));
+  CONCERTD_ASSERT(option != nullptr, "every key of settings() is a flag");
+  try {
+    for (std::string& value : *values) {
+      option->add_result(std::move(value));
+    }
+    if (option->count() > 0) {  // an empty list leaves the default (none)
+      option->run_callback();
+    }
+  } catch (const CLI::Error& e) {
+    throw FileProblem(where + ": " + without_flag(e.what(), key->key));
+  }
+  cfg.origins[std::string(key->key)] = Origin::file;
+}
+
+/// Reads the file into `cfg`, every value through its flag's checks. Throws FileProblem.
+void apply_file(const std::string& path, Config& cfg) {
+  const toml::table table = parse_toml(read_config_file(path), path);
+  std::vector<std::pair<const toml::key*, const toml::node*>> entries;
+  for (const auto& [name, node] : table) {
+    entries.emplace_back(&name, &node);
+  }
+  // In the file's order, so that the first problem reported is the first one in the file.
+  std::sort(entries.begin(), entries.end(),
+            [](const auto& a, const auto& b) { return a.first->source().begin < b.first->source().begin; });
+  Cli cli(cfg);  // a fresh one: no flag has a value yet
+  for (const auto& [name, node] : entries) {
+    apply_key(*cli.serve, path, *name, *node, cfg);
+  }
+}
+
+// ---- where each value came from ------------------------------------------------------------------
+
+/// Raises to `origin` every key whose flag has a value in `command` after a parse.
+void note_given(const CLI::App& command, Origin origin, Config& cfg) {
+  for (const Setting& setting : settings(Config{})) {
+    const CLI::Option* option = command.get_option_no_throw("--" + std::string(setting.key));
+    if (option != nullptr && option->count() > 0 && cfg.origin(setting.key) < origin) {
+      cfg.origins[std::string(setting.key)] = origin;
+    }
+  }
+}
+
+std::string env_name(std::string_view key) {
+  std::string name = env("");
+  for (const char c : key) {
+    name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return name;
+}
+
+std::string origin_text(const Config& cfg, std::string_view key) {
+  switch (cfg.origin(key)) {
+    case Origin::default_value:
+      return "default";
+    case Origin::file:
+      return "file";
+    case Origin::env:
+      return "env " + env_name(key);
+    case Origin::flag:
+      return "flag";
+  }
+  CONCERTD_UNREACHABLE("an Origin");
+}
+
+/// A secret that is the mask was copied from `concertd config`'s output: a server would run with a
+/// key anybody can guess. `serve` refuses it; `concertd config` reads it, so that its output loads.
+std::optional<std::string_view> masked_secret(const Config& cfg) {
+  if (cfg.admin_key == kMask) {
+    return "admin-key";
+  }
+  if (cfg.edge.user_auth_secret == kMask) {
+    return "user-auth-secret";
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
-std::optional<int> parse_config(int argc, char** argv, Config& cfg) {
-  CLI::App app{"concertd: concert ticketing server"};
-  app.name("concertd");
-  auto* serve = app.add_subcommand("serve", "start the server (the default)");
-  app.require_subcommand(1);
-  add_engine_options(*serve, cfg);
-  CLI::Option* max_active = add_service_options(*serve, cfg);
-  add_edge_options(*serve, cfg);
-  std::vector<std::string> args = serve_args(argc, argv);
-  try {
-    app.parse(args);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
+std::string mask_postgres_password(std::string_view uri) {
+  std::string out(uri);
+  const auto scheme = out.find("://");
+  if (scheme == std::string::npos) {
+    return out;
+  }
+  // As libpq reads it: user[:password]@ when an '@' comes before the first '/'.
+  std::size_t host = scheme + 3;
+  const auto at = out.find_first_of("@/", host);
+  if (at != std::string::npos && out[at] == '@') {
+    const auto colon = out.find(':', host);
+    if (colon < at) {
+      out.replace(colon + 1, at - colon - 1, kMask);
+    }
+    host = out.find('@', host) + 1;
+  }
+  // and password=... among the parameters after '?'.
+  constexpr std::string_view kPassword = "password=";
+  for (auto param = out.find('?', host); param != std::string::npos; param = out.find('&', param)) {
+    ++param;
+    if (std::string_view(out).substr(param).starts_with(kPassword)) {
+      const auto value = param + kPassword.size();
+      const auto end = out.find('&', value);
+      out.replace(value, end == std::string::npos ? std::string::npos : end - value, kMask);
+    }
+  }
+  return out;
+}
+
+std::optional<int> parse_config(int argc, char** argv, Config& cfg, std::ostream& help, std::ostream& err) {
+  const std::vector<std::string> args = command_args(argc, argv);
+  // 1. The command line and the environment alone: help, a bad flag or variable, which command,
+  // which file.
+  Config given;
+  Cli first(given);
+  if (auto exit_code = first.parse(args, help, err)) {
+    return exit_code;
+  }
+  assert_every_flag_is_a_key(*first.serve);
+  cfg.command = first.print->parsed() ? Command::print_config : Command::serve;
+  // 2. The file, under the defaults' values.
+  if (given.config_file) {
+    try {
+      apply_file(*given.config_file, cfg);
+    } catch (const FileProblem& e) {
+      err << e.what() << "\n";
+      return 2;
+    }
+  }
+  // 3. The environment and the command line over the file's values: each writes only the
+  // settings it gives.
+  Cli last(cfg);
+  if (auto exit_code = last.parse(args, help, err)) {
+    return exit_code;
+  }
+  note_given(last.chosen(), Origin::env, cfg);
+  Config flags_only;
+  Cli command_line(flags_only);
+  command_line.ignore_environment();
+  if (auto exit_code = command_line.parse(args, help, err)) {
+    return exit_code;
+  }
+  note_given(command_line.chosen(), Origin::flag, cfg);
+  cfg.max_active_given = cfg.origin("max-active") != Origin::default_value;
+  if (const auto key = masked_secret(cfg); key && cfg.command == Command::serve) {
+    err << "--" << *key << " is `" << kMask << "` (" << origin_text(cfg, *key)
+        << "), the mask of `concertd config`: give the real secret\n";
     return 2;
   }
-  cfg.max_active_given = max_active->count() > 0;
   return std::nullopt;
+}
+
+std::string config_toml(const Config& cfg) {
+  /// The column the comments start at, so that they line up.
+  constexpr std::size_t kCommentColumn = 48;
+  std::string out =
+      "# The configuration `concertd serve` runs with, given the same flags, environment and --config\n"
+      "# file; --config loads this text. Secrets are shown as " +
+      std::string(kMask) + ": put them back before serving with it.\n";
+  for (const Setting& setting : settings(cfg)) {
+    if (!setting.toml) {  // only a default leaves a key unset
+      out += "# " + std::string(setting.key) + " is not set (default): " + std::string(setting.unset) + "\n";
+      continue;
+    }
+    std::string line = std::string(setting.key) + " = " + *setting.toml;
+    line.resize(std::max(line.size() + 2, kCommentColumn), ' ');
+    out += line + "# " + origin_text(cfg, setting.key) + "\n";
+  }
+  return out;
 }
 
 }  // namespace concertd

@@ -1,3 +1,4 @@
+#include <iostream>
 #include <string_view>
 
 #include "app/bench_command.hpp"
@@ -11,6 +12,10 @@ int main(int argc, char** argv) {
   concertd::Config config;
   if (auto exit_code = concertd::parse_config(argc, argv, config)) {
     return *exit_code;
+  }
+  if (config.command == concertd::Command::print_config) {
+    std::cout << concertd::config_toml(config);  // opens no store and listens nowhere
+    return 0;
   }
   return concertd::serve(config);
 }

@@ -85,6 +85,7 @@ inline Request to_request(BeastRequest&& req, const std::string& peer) {
   r.forwarded_for = header_of(req, "X-Forwarded-For");
   r.accept_encoding = header_of(req, "Accept-Encoding");
   r.if_none_match = header_of(req, "If-None-Match");
+  r.request_id = header_of(req, "X-Request-Id");
   r.body = std::move(req.body());
   return r;
 }
@@ -96,7 +97,7 @@ inline Request to_request(BeastRequest&& req, const std::string& peer) {
 /// a HEAD request) keeps the headers, Content-Length included, and leaves the body out: a body
 /// the client does not read would be taken for the next response on the connection.
 inline bool write_response(const Response& r, unsigned version, bool keep_alive, std::string& out,
-                           bool with_body = true) {
+                           bool with_body = true, std::string_view request_id = {}) {
   const bool stays_open = keep_alive && !r.close;
   const auto status = static_cast<boost::beast::http::status>(r.status);
   char number[24];
@@ -117,6 +118,10 @@ inline bool write_response(const Response& r, unsigned version, bool keep_alive,
     out += name;
     out += ": ";
     out += value;
+  }
+  if (!request_id.empty()) {
+    out += "\r\nX-Request-Id: ";
+    out += request_id;
   }
   if (version == 10 && stays_open) {
     out += "\r\nConnection: keep-alive";

@@ -1,5 +1,8 @@
 #include "http/server.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <unordered_set>
 #include <vector>
 
@@ -9,6 +12,7 @@
 #include <boost/beast/http.hpp>
 
 #include "domain/errors.hpp"
+#include "domain/random.hpp"
 #include "domain/token_signer.hpp"
 #include "http/beast_message.hpp"
 #include "http/codec.hpp"
@@ -78,8 +82,21 @@ Task<void> watch(std::shared_ptr<Connection> c, Clock::duration longest_sleep) {
 /// What the accept loop, the sessions and a drain share. One thread (the server's io_context)
 /// touches it, so it needs no lock.
 struct Server::State {
-  State(tcp::acceptor a, std::int64_t max_open)
-      : acceptor(std::move(a)), max(max_open), wake(acceptor.get_executor()), drained(acceptor.get_executor()) {}
+  State(tcp::acceptor a, std::int64_t max_open, AccessLog log)
+      : acceptor(std::move(a)),
+        max(max_open),
+        wake(acceptor.get_executor()),
+        drained(acceptor.get_executor()),
+        access_log(std::move(log)) {}
+
+  /// "<instance>-<count in hex>": unique across instances (the prefix is random per start) and
+  /// short enough for the string's inline buffer.
+  std::string next_request_id() {
+    std::string id = request_id_prefix;
+    char digits[20];
+    id.append(digits, std::to_chars(digits, digits + sizeof digits, ++requests, 16).ptr);
+    return id;
+  }
 
   tcp::acceptor acceptor;
   std::int64_t open = 0;
@@ -88,11 +105,33 @@ struct Server::State {
   asio::steady_timer drained;  // a drain waits on it until `open` is 0
   bool draining = false;       // no new connection, no new request on an idle one
   std::unordered_set<Connection*> connections;
+  AccessLog access_log;
+  std::string request_id_prefix = random_hex(3) + '-';
+  std::uint64_t requests = 0;
 };
 
 namespace {
 
 using State = Server::State;
+
+/// An X-Request-Id a client or proxy sent is kept when it is safe to echo in a header and a log
+/// line: 1 to 128 of letters, digits and . _ - : / + =.
+bool acceptable_request_id(const std::optional<std::string>& id) {
+  return id && !id->empty() && id->size() <= 128 && std::all_of(id->begin(), id->end(), [](char ch) {
+           return std::isalnum(static_cast<unsigned char>(ch)) != 0 ||
+                  std::string_view("._-:/+=").find(ch) != std::string_view::npos;
+         });
+}
+
+/// The user a verified token on this connection named, when this request carried that token.
+std::string_view token_user(const Request& request, const VerifiedTokenMemo& memo) {
+  const auto& auth = request.authorization;
+  if (!auth || memo.token.empty() || auth->size() < memo.token.size() ||
+      std::string_view(*auth).substr(auth->size() - memo.token.size()) != memo.token) {
+    return {};
+  }
+  return memo.user_id;
+}
 
 /// Keeps a session's connection listed for a drain while the session runs.
 struct Listed {
@@ -205,13 +244,20 @@ Task<void> session(tcp::socket socket, State& state, const Router& router, Metri
     // still be answered, however long its batch took (the store bounds its own waits).
     c->deadline = Clock::time_point::max();
     const auto started = Clock::now();
+    const std::string request_id =
+        acceptable_request_id(request.request_id) ? *request.request_id : state.next_request_id();
     std::string_view route;  // the router's pattern: lives as long as the router
     Response response = co_await dispatch(router, request, route);
     const auto finished = Clock::now();
-    metrics.observe(route, request.method, response.status, std::chrono::duration<double>(finished - started).count());
+    const double seconds = std::chrono::duration<double>(finished - started).count();
+    metrics.observe(route, request.method, response.status, seconds);
+    if (state.access_log.enabled()) {
+      state.access_log.record({request_id, request.method, request.path, route, response.status, seconds,
+                               token_user(request, token_memo), peer});
+    }
     // During a drain this answer is the connection's last (Connection: close).
     const bool stays_open =
-        write_response(response, version, keep_alive && !state.draining, out, request.method != "HEAD");
+        write_response(response, version, keep_alive && !state.draining, out, request.method != "HEAD", request_id);
     c->deadline = finished + limits.body_timeout;
     auto [write_ec, written] = co_await asio::async_write(c->socket, asio::buffer(out), kNoThrow);
     if (write_ec || !stays_open) {
@@ -261,8 +307,8 @@ Task<void> accept_loop(std::shared_ptr<State> state, const Router& router, Metri
 
 }  // namespace
 
-Server::Server(asio::io_context& io, const Router& router, Metrics& metrics, ServerLimits limits)
-    : _io(io), _router(router), _metrics(metrics), _limits(limits) {}
+Server::Server(asio::io_context& io, const Router& router, Metrics& metrics, ServerLimits limits, AccessLog access_log)
+    : _io(io), _router(router), _metrics(metrics), _limits(limits), _access_log(std::move(access_log)) {}
 
 void Server::listen(const std::string& host, unsigned short port) {
   // An IP address, or "localhost" (the flag allows nothing else): no name lookup at start.
@@ -273,7 +319,8 @@ void Server::listen(const std::string& host, unsigned short port) {
   acceptor.bind(endpoint);
   acceptor.listen(asio::socket_base::max_listen_connections);
   _port = acceptor.local_endpoint().port();
-  _state = std::make_shared<State>(std::move(acceptor), std::max<std::int64_t>(1, _limits.max_connections));
+  _state =
+      std::make_shared<State>(std::move(acceptor), std::max<std::int64_t>(1, _limits.max_connections), _access_log);
   asio::co_spawn(_io, accept_loop(_state, _router, _metrics, _limits), asio::detached);
 }
 

@@ -10,6 +10,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include "http/access_log.hpp"
 #include "http/metrics.hpp"
 #include "http/router.hpp"
 
@@ -29,7 +30,8 @@ struct ServerLimits {
 
 class Server {
  public:
-  Server(boost::asio::io_context& io, const Router& router, Metrics& metrics, ServerLimits limits);
+  Server(boost::asio::io_context& io, const Router& router, Metrics& metrics, ServerLimits limits,
+         AccessLog access_log = {});
   /// Binds and starts accepting; throws when the address cannot be bound.
   void listen(const std::string& host, unsigned short port);
   unsigned short port() const { return _port; }
@@ -45,6 +47,7 @@ class Server {
   const Router& _router;
   Metrics& _metrics;
   ServerLimits _limits;
+  AccessLog _access_log;
   unsigned short _port = 0;
   std::shared_ptr<State> _state;  // from listen() on
 };

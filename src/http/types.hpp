@@ -29,6 +29,7 @@ struct Request {
   std::optional<std::string> forwarded_for;
   std::optional<std::string> accept_encoding;  // for the pages' files (assets.hpp)
   std::optional<std::string> if_none_match;
+  std::optional<std::string> request_id;    // X-Request-Id as sent; the server checks it
   std::vector<std::string> path_params;     // filled by the router, in pattern order, still encoded
   VerifiedTokenMemo* token_memo = nullptr;  // the connection's, set by the server
 };

@@ -66,6 +66,7 @@ std::string QueueService::verified_id(std::string_view token, VerifiedTokenMemo*
   if (memo != nullptr) {
     memo->token.assign(token);
     memo->token_id = claims->token_id;
+    memo->user_id = claims->user_id;
     memo->keys_generation = _keys_generation;
   }
   return std::move(claims->token_id);

@@ -1,0 +1,21 @@
+#pragma once
+// The process's logs: text for a terminal, one JSON object per line for a collector, the level,
+// and the access log (on or off).
+#include <string_view>
+
+#include "http/access_log.hpp"
+
+namespace concertd {
+
+enum class LogFormat { Auto, Text, Json };
+
+struct LogSettings {
+  LogFormat format = LogFormat::Auto;  // Auto: JSON unless standard output is a terminal
+  std::string level = "info";          // trace, debug, info, warn, error, critical, off
+  bool access = true;
+};
+
+/// Sets the default logger's format and level, and makes the access log the server writes to.
+http::AccessLog configure_logging(const LogSettings& settings);
+
+}  // namespace concertd
