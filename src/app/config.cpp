@@ -147,8 +147,24 @@ void add_edge_options(CLI::App& serve, Config& cfg) {
               "seconds to send a request's body, from the end of its headers", kTimeoutSeconds);
   add_seconds(serve, "--idle-timeout", "IDLE_TIMEOUT", cfg.server.idle_timeout,
               "seconds a keep-alive connection may idle between requests", kTimeoutSeconds);
+  add_seconds(serve, "--shutdown-timeout", "SHUTDOWN_TIMEOUT", cfg.server.shutdown_timeout,
+              "seconds a stop (SIGTERM, SIGINT) waits for the requests in flight", kTimeoutSeconds);
   serve.add_flag("--demo,!--no-demo", cfg.demo, "create three demo concerts on an empty store (default on)")
       ->envname(env("DEMO"));
+}
+
+/// What the process logs, and how.
+void add_log_options(CLI::App& serve, Config& cfg) {
+  serve.add_option("--log-format", cfg.log.format, "auto (json unless the output is a terminal), text or json")
+      ->envname(env("LOG_FORMAT"))
+      ->check(CLI::IsMember({"auto", "text", "json"}))
+      ->capture_default_str();
+  serve.add_option("--log-level", cfg.log.level, "trace, debug, info, warn, error, critical or off")
+      ->envname(env("LOG_LEVEL"))
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  serve.add_flag("--access-log,!--no-access-log", cfg.log.access, "one log line per request (default on)")
+      ->envname(env("ACCESS_LOG"));
 }
 
 /// --config: the TOML file whose keys are the long flag names. Its values are applied under the
@@ -193,6 +209,7 @@ struct Cli {
       add_engine_options(*command, cfg);
       add_service_options(*command, cfg);
       add_edge_options(*command, cfg);
+      add_log_options(*command, cfg);
       add_config_option(*command, cfg);
     }
   }
@@ -322,7 +339,11 @@ std::vector<Setting> settings(const Config& c) {
       seconds("header-timeout", c.server.header_timeout),
       seconds("body-timeout", c.server.body_timeout),
       seconds("idle-timeout", c.server.idle_timeout),
+      seconds("shutdown-timeout", c.server.shutdown_timeout),
       {"demo", Kind::boolean, c.demo ? "true" : "false"},
+      text("log-format", c.log.format),
+      text("log-level", c.log.level),
+      {"access-log", Kind::boolean, c.log.access ? "true" : "false"},
   };
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "app/logging.hpp"
 #include "http/limits.hpp"
 #include "http/server.hpp"
 #include "services/config.hpp"
@@ -39,6 +40,7 @@ struct Config {
   bool max_active_given = false;
   http::EdgeConfig edge;
   http::ServerLimits server;
+  LogSettings log;
 
   Command command = Command::serve;
   /// --config: the TOML file the values between the environment's and the defaults come from.

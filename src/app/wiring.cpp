@@ -14,6 +14,7 @@
 #include "adapters/redis/redis_coordinator.hpp"
 #include "adapters/sqlite/sqlite_store.hpp"
 #include "app/application.hpp"
+#include "app/logging.hpp"
 #include "domain/random.hpp"
 #include "http/server.hpp"
 
@@ -120,6 +121,23 @@ auto stop_on_failed_start(asio::io_context& io, int& exit_code) {
   };
 }
 
+/// Connects the engines, rebuilds the line, then listens: nobody is placed against a
+/// half-restored queue.
+asio::awaitable<void> start_serving(const Config& cfg, Engines& engines, Application& application,
+                                    http::Server& server) {
+  if (engines.pg != nullptr) {
+    co_await engines.pg->start();
+  }
+  if (engines.redis != nullptr) {
+    co_await engines.redis->start();
+  }
+  co_await application.prepare(cfg.demo, room_start(cfg));
+  server.listen(cfg.host, cfg.port);
+  spdlog::info("concertd listening on {}:{} (store: {}, coordination: {})", cfg.host, server.port(),
+               cfg.postgres ? "postgresql" : "sqlite in " + cfg.data_dir, cfg.redis ? "redis" : "in process");
+  application.start_background_jobs(co_await asio::this_coro::executor);
+}
+
 /// A graceful stop: the requests in flight are answered, then the background jobs finish the step
 /// they are in. What the store still has queued is committed by its destructor, after this.
 asio::awaitable<void> shut_down(http::Server& server, Application& application, std::chrono::seconds grace) {
@@ -130,9 +148,33 @@ asio::awaitable<void> shut_down(http::Server& server, Application& application, 
   }
 }
 
+/// The first signal drains (shut_down) and then stops the loop; a second one exits at once.
+void stop_on_signal(asio::signal_set& signals, http::Server& server, Application& application,
+                    std::chrono::seconds grace) {
+  signals.async_wait([&signals, &server, &application, grace](const boost::system::error_code& ec, int sig) {
+    if (ec) {
+      return;
+    }
+    spdlog::info("signal {}: draining (up to {} s; a second signal stops at once)", sig, grace.count());
+    signals.async_wait([](const boost::system::error_code& again, int second) {
+      if (!again) {
+        spdlog::warn("signal {} while draining: exiting now", second);
+        spdlog::shutdown();
+        std::_Exit(128 + second);
+      }
+    });
+    auto& io = static_cast<asio::io_context&>(signals.get_executor().context());
+    asio::co_spawn(io, shut_down(server, application, grace), [&io](const std::exception_ptr&) {
+      spdlog::info("stopped");
+      io.stop();
+    });
+  });
+}
+
 }  // namespace
 
 int serve(const Config& cfg) {
+  http::AccessLog access_log = configure_logging(cfg.log);  // before the first line is logged
   if (!cfg.postgres && !make_data_dir(cfg.data_dir)) {
     return 2;
   }
@@ -155,8 +197,6 @@ int serve(const Config& cfg) {
     std::cerr << "concertd: cannot open the store in " << cfg.data_dir << ": " << e.what() << "\n";
     return 1;
   }
-  postgres::PgStore* const pg = engines.pg;
-  redis::RedisCoordinator* const rc = engines.redis;
   Store& store = *engines.store;
   Coordinator& coordinator = *engines.coordinator;
 
@@ -168,46 +208,11 @@ int serve(const Config& cfg) {
 
   http::ServerLimits server_limits = cfg.server;
   server_limits.max_connections = fit_descriptor_limit(server_limits.max_connections);
-  http::Server server(io, application.router(), metrics, server_limits);
+  http::Server server(io, application.router(), metrics, server_limits, std::move(access_log));
   int exit_code = 0;
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        if (pg) {
-          co_await pg->start();
-        }
-        if (rc) {
-          co_await rc->start();
-        }
-        // The line is rebuilt before the first request, so that nobody is placed against a
-        // half-restored queue.
-        co_await application.prepare(cfg.demo, room_start(cfg));
-        server.listen(cfg.host, cfg.port);
-        spdlog::info("concertd listening on {}:{} (store: {}, coordination: {})", cfg.host, server.port(),
-                     cfg.postgres ? "postgresql" : "sqlite in " + cfg.data_dir, cfg.redis ? "redis" : "in process");
-        application.start_background_jobs(co_await asio::this_coro::executor);
-      },
-      stop_on_failed_start(io, exit_code));
-
+  asio::co_spawn(io, start_serving(cfg, engines, application, server), stop_on_failed_start(io, exit_code));
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (ec) {
-      return;
-    }
-    spdlog::info("signal {}: draining (up to {} s; a second signal stops at once)", sig,
-                 server_limits.shutdown_timeout.count());
-    signals.async_wait([](const boost::system::error_code& again, int second) {
-      if (!again) {
-        spdlog::warn("signal {} while draining: exiting now", second);
-        spdlog::shutdown();
-        std::_Exit(128 + second);
-      }
-    });
-    asio::co_spawn(io, shut_down(server, application, server_limits.shutdown_timeout), [&io](std::exception_ptr) {
-      spdlog::info("stopped");
-      io.stop();
-    });
-  });
+  stop_on_signal(signals, server, application, server_limits.shutdown_timeout);
   std::signal(SIGPIPE, SIG_IGN);
   io.run();
   spdlog::default_logger()->flush();
