@@ -289,7 +289,9 @@ class World {
       }
       return;
     }
-    if ((route == "/" || route == "/admin" || route == "/assets/{name}") && (r.status == 200 || r.status == 304)) {
+    if ((route == "/" || route == "/admin" || route == "/assets/{name}" || route == "/docs" ||
+         route == "/openapi.json") &&
+        (r.status == 200 || r.status == 304)) {
       const bool tagged =
           std::any_of(r.headers.begin(), r.headers.end(), [](const auto& h) { return h.first == "ETag"; });
       if (r.content_type.empty() || !tagged || (r.status == 304) != r.body.empty()) {

@@ -13,6 +13,7 @@ packages=(
   clang-14 libclang-rt-14-dev
   # make lint
   clang-format-14 clang-tidy-14
+  lintian dpkg-dev  # make package: dpkg-shlibdeps computes the .deb's Depends; tests/package runs lintian
   python3 python3-pytest python3-requests
   python3-jsonschema  # tests/integration/test_openapi.py: responses against web/openapi.json's schemas
   prometheus  # promtool + prometheus: tests/integration/test_deploy_dashboard.py checks deploy/prometheus

@@ -10,6 +10,8 @@ test-admin-key`, and is stopped (and its data dir removed; keep it with CONCERTD
 the end of its scope, even on failure. At teardown each still-running server is checked for an
 unexpected exit and for the money/seat invariants of everything it acknowledged, then stopped
 with SIGTERM: it must exit 0 and print no sanitizer report (ASan/LSan/UBSan/TSan builds).
+When a test module ends, every response its tests received is checked against web/openapi.json
+(openapi_contract.py): a status, content type or body the document does not describe fails it.
 
 Fixtures:
   server       module-scoped shared server (`--max-active 10000`), for cheap tests
@@ -18,8 +20,11 @@ Fixtures:
 """
 import pytest
 
+import openapi_contract
 import support
 from support import BinaryMissing, Server, ServerError
+
+openapi_contract.ENABLED = True  # every response is checked against web/openapi.json (see below)
 
 
 class ServerPool:
@@ -77,6 +82,17 @@ def make_server():
     pool.finish()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def openapi_conformance():
+    """Checks every response of the module's tests (teardown requests included: this fixture is set
+    up first, so it ends last) against web/openapi.json; see openapi_contract.py."""
+    yield
+    problems = openapi_contract.take_problems()
+    if problems:
+        pytest.fail("responses that disagree with web/openapi.json (one per method, route and status):\n"
+                    + "\n".join(problems), pytrace=False)
+
+
 @pytest.fixture(autouse=True)
 def crash_guard():
     """Blame a server crash on the test during which it happened, and restart a crashed shared
@@ -107,6 +123,13 @@ def pytest_runtest_makereport(item, call):
     if rep.failed and call.when == "call":
         for srv in list(support.TOUCHED):
             rep.sections.append((f"concertd log (port {srv.port})", srv.log_tail(60)))
+
+
+def pytest_terminal_summary(terminalreporter):
+    stats = openapi_contract.STATS
+    if stats["responses"]:
+        terminalreporter.write_line(f"openapi: {stats['responses']} responses checked against web/openapi.json "
+                                    f"in {stats['seconds']:.1f} s")
 
 
 def pytest_sessionfinish(session, exitstatus):

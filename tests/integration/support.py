@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 
 import backends  # noqa: E402  (sibling module: PostgreSQL and Redis for distributed runs)
+import openapi_contract  # noqa: E402  (sibling module: responses checked against web/openapi.json)
 import datetime as _dt
 import http.client
 import itertools
@@ -195,7 +196,8 @@ def check_shape(resp: Resp):
     assert resp.status < 500 or resp.status == 503, f"5xx for client input: {resp!r}"
     if path == "/metrics" and resp.status == 200:
         return
-    if (path in ("/", "/admin") or path.startswith("/assets/")) and resp.status in (200, 304):
+    if (path in ("/", "/admin", "/docs", "/openapi.json") or path.startswith("/assets/")) \
+            and resp.status in (200, 304):
         return
     ct = resp.header("Content-Type") or ""
     assert ct.split(";")[0].strip().lower() == "application/json", \
@@ -207,6 +209,12 @@ def check_shape(resp: Resp):
         if resp.status != 503:  # readyz's 503 is {"status":"unavailable","code":...}
             assert isinstance(body.get("error"), str) and body["error"], \
                 f"error without `error` message: {resp!r}"
+
+
+def record_for_openapi(resp: Resp):
+    """Keeps the response for the check against web/openapi.json when its test module ends
+    (conftest.py)."""
+    openapi_contract.record(resp.method, resp.path, resp.status, resp.headers, resp._json, resp.is_json)
 
 
 def expect(resp: Resp, status: int, code: str | None = None, /, **fields):
@@ -587,6 +595,7 @@ class Server:
                 conn.close()
         if check:
             check_shape(resp)
+            record_for_openapi(resp)
         self.ledger.observe(method, path, hdrs, resp)
         return resp
 
@@ -695,6 +704,8 @@ class RawConn:
         resp = Resp(status, reason, headers, body, method, path)
         if check:
             check_shape(resp)
+            if path.startswith("/"):  # "?": the caller did not say what it sent
+                record_for_openapi(resp)
         return resp
 
     def closed_by_peer(self, timeout=3.0) -> bool:

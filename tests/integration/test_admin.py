@@ -153,3 +153,14 @@ def test_admin_queue_fields(server):
         assert is_int(body.get(k)) and body[k] >= 0, body
     assert body["maxActive"] == 10000, body
     assert body["active"] <= body["maxActive"]
+
+
+def test_admin_queue_ignores_members_that_are_not_settings(server):
+    # API.md, Conventions: unknown request fields are ignored; the settings given still apply.
+    h = {"X-Admin-Key": ADMIN_KEY}
+    before = expect(server.get("/api/admin/queue", headers=h), 200)["maxActive"]
+    try:
+        expect(server.post("/api/admin/queue", {"maxActive": 4321, "maxactive": 1, "note": "x"}, headers=h), 200,
+               maxActive=4321)
+    finally:
+        expect(server.post("/api/admin/queue", {"maxActive": before}, headers=h), 200, maxActive=before)
