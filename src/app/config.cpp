@@ -182,7 +182,8 @@ std::vector<std::string> command_args(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     args.emplace_back(argv[i]);
   }
-  if (args.empty() || (args[0] != "serve" && args[0] != "config" && args[0] != "--help" && args[0] != "-h")) {
+  if (args.empty() ||
+      (args[0] != "serve" && args[0] != "config" && args[0] != "backup" && args[0] != "--help" && args[0] != "-h")) {
     args.insert(args.begin(), "serve");
   }
   std::reverse(args.begin(), args.end());
@@ -194,14 +195,18 @@ struct Cli {
   CLI::App app{"concertd: concert ticketing server"};
   CLI::App* serve = nullptr;
   CLI::App* print = nullptr;
+  CLI::App* backup = nullptr;
 
   explicit Cli(Config& cfg) {
     app.name("concertd");
     serve = app.add_subcommand("serve", "start the server (the default)");
     print = app.add_subcommand(
         "config", "print the configuration serve would run with, as TOML (secrets masked); it opens nothing");
+    backup = app.add_subcommand(
+        "backup", "copy the SQLite store of data-dir to --to while a server may run on it (SQLite's VACUUM INTO)");
+    backup->add_option("--to", cfg.backup_to, "the copy's path; it must not exist yet")->required();
     app.require_subcommand(1);
-    for (CLI::App* command : {serve, print}) {
+    for (CLI::App* command : {serve, print, backup}) {
       // Both commands write the same Config. Without a completion callback CLI11 reads the
       // environment for every subcommand, chosen or not, and the other command's variables would
       // overwrite the chosen one's flags; with one, only the chosen command reads it.
@@ -215,7 +220,7 @@ struct Cli {
   }
 
   /// The subcommand a parse chose.
-  CLI::App& chosen() { return print->parsed() ? *print : *serve; }
+  CLI::App& chosen() { return print->parsed() ? *print : backup->parsed() ? *backup : *serve; }
 
   /// Parses `args` (reversed, as CLI11 takes them). Returns the exit code after help or a bad
   /// flag or variable (its message on `err`), nullopt to go on.
@@ -373,7 +378,7 @@ std::optional<FileKey> find_key(std::string_view name) {
 void assert_every_flag_is_a_key(const CLI::App& command) {
   for (const CLI::Option* option : command.get_options()) {
     const std::string name = option->get_single_name();
-    CONCERTD_ASSERT(name == "help" || name == "config" || find_key(name).has_value(),
+    CONCERTD_ASSERT(name == "help" || name == "config" || name == "to" || find_key(name).has_value(),
                     "every flag has its line in settings(): the file reads it and `concertd config` prints it");
   }
 }
@@ -642,7 +647,9 @@ std::optional<int> parse_config(int argc, char** argv, Config& cfg, std::ostream
     return exit_code;
   }
   assert_every_flag_is_a_key(*first.serve);
-  cfg.command = first.print->parsed() ? Command::print_config : Command::serve;
+  cfg.command = first.print->parsed()    ? Command::print_config
+                : first.backup->parsed() ? Command::backup
+                                         : Command::serve;
   // 2. The file, under the defaults' values.
   if (given.config_file) {
     try {

@@ -20,7 +20,7 @@ namespace concertd {
 enum class Origin { default_value, file, env, flag };
 
 /// What the command line asked for: serve, or print the effective configuration (`concertd config`).
-enum class Command { serve, print_config };
+enum class Command { serve, print_config, backup };
 
 /// Every flag is read straight into the struct of the component that uses it; what is not a
 /// component's (where to listen, the engines, the keys) is read here.
@@ -45,6 +45,8 @@ struct Config {
   Command command = Command::serve;
   /// --config: the TOML file the values between the environment's and the defaults come from.
   std::optional<std::string> config_file;
+  /// backup --to: where the copy of the SQLite store goes.
+  std::optional<std::string> backup_to;
   /// Where each key's value came from, by key (the long flag name: "max-active"); a key that is
   /// not here has its default.
   std::map<std::string, Origin, std::less<>> origins;

@@ -1,6 +1,7 @@
 #include <iostream>
 #include <string_view>
 
+#include "app/backup_command.hpp"
 #include "app/bench_command.hpp"
 #include "app/config.hpp"
 #include "app/wiring.hpp"
@@ -16,6 +17,9 @@ int main(int argc, char** argv) {
   if (config.command == concertd::Command::print_config) {
     std::cout << concertd::config_toml(config);  // opens no store and listens nowhere
     return 0;
+  }
+  if (config.command == concertd::Command::backup) {
+    return concertd::backup(config);
   }
   return concertd::serve(config);
 }

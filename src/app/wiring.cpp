@@ -12,6 +12,7 @@
 #include "adapters/memory/memory_coordinator.hpp"
 #include "adapters/postgres/pg_store.hpp"
 #include "adapters/redis/redis_coordinator.hpp"
+#include "adapters/sqlite/connection.hpp"
 #include "adapters/sqlite/sqlite_store.hpp"
 #include "app/application.hpp"
 #include "app/logging.hpp"
@@ -82,7 +83,7 @@ Engines open_engines(const Config& cfg, asio::io_context& io, const QueueLimits&
     engines.store = std::move(owned);
   } else {
     engines.store = std::make_unique<sqlite::SqliteStore>(
-        (std::filesystem::path(cfg.data_dir) / "concertd.db").string(), on_release);
+        (std::filesystem::path(cfg.data_dir) / sqlite::kFileName).string(), on_release);
   }
   if (cfg.redis) {
     auto owned = std::make_unique<redis::RedisCoordinator>(io.get_executor(), *cfg.redis, limits, clock);

@@ -1,5 +1,8 @@
 #include "adapters/sqlite/connection.hpp"
 
+#include <filesystem>
+#include <stdexcept>
+
 #include <spdlog/spdlog.h>
 
 #include "adapters/sqlite/sql.hpp"
@@ -61,5 +64,16 @@ std::unique_ptr<Database> open_writer(const std::string& path) {
 }
 
 std::unique_ptr<Database> open_reader(const std::string& path) { return open_connection(path, false); }
+
+void copy_database(const std::string& path, const std::string& target) {
+  if (!std::filesystem::is_regular_file(path)) {
+    throw std::runtime_error("no store at " + path);  // opening it would create an empty one
+  }
+  if (std::filesystem::exists(target)) {
+    throw std::runtime_error(target + " exists already");
+  }
+  auto db = open_reader(path);
+  db->query("VACUUM INTO ?1").bind(1, target).run();
+}
 
 }  // namespace concertd::sqlite
