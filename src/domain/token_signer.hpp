@@ -52,7 +52,7 @@ struct TokenClaims {
 struct VerifiedTokenMemo {
   std::string token;
   std::string token_id;
-  std::string user_id;  // for the access log
+  std::string user_id;                // for the access log
   std::uint64_t keys_generation = 0;  // which key list verified it; a reload of the keys voids it
 };
 
