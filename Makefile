@@ -28,6 +28,7 @@ format: deps
 
 unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
+	$(PYTHON) -m pytest -q -p no:cacheprovider bench/test_run.py
 
 # The same suite on the embedded engines, then on real PostgreSQL and Redis servers that the
 # tests start themselves (plus the multi-instance tests, which need both).
@@ -129,11 +130,11 @@ test-tsan: deps build-tsan/CMakeCache.txt
 
 
 # A token's signature check (Google Benchmark, bench/token_verify_bench.cpp), then the ratios
-# against nginx and pgbench measured in the same run (bench/run.sh, docs/scaling.md);
-# BENCH_DURATION, BENCH_REPEAT, BENCH_WAITING and CONCERTD as described there.
+# against nginx and pgbench measured in the same run (bench/run.py, docs/scaling.md);
+# BENCH_DURATION, BENCH_REPEAT, BENCH_WAITING, BENCH_DISTRIBUTED and CONCERTD as described there.
 bench: build
 	./$(BUILD_DIR)/token_verify_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
-	CONCERTD=$${CONCERTD:-$(CURDIR)/$(BUILD_DIR)/concertd} bench/run.sh
+	CONCERTD=$${CONCERTD:-$(CURDIR)/$(BUILD_DIR)/concertd} $(PYTHON) bench/run.py
 
 clean:
 	rm -rf $(BUILD_DIR) $(FUZZ_BUILD_DIR) build-asan build-tsan build-lint

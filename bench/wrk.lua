@@ -1,4 +1,4 @@
--- wrk script for the read and token paths of bench/run.sh.
+-- wrk script for the read and token paths of bench/run.py.
 -- USER_PREFIX set: every request is POST {"userId":"<prefix>-<n>"} (a new user each time, so
 --   that every request issues a token); the method and path are the URL's path.
 -- RATE and CONNS set: each connection waits CONNS*1000/RATE ms between its requests, pacing the
