@@ -332,9 +332,12 @@ Task<bool> Server::drain(std::chrono::seconds grace) {
   state->draining = true;
   beast::error_code ignored;
   state->acceptor.close(ignored);
+  // An idle connection's pending read is cancelled, not its socket closed: a read that has
+  // completed but whose session has not resumed yet still reads `idle`, and closing would drop the
+  // answer to a request the session then handles. Cancelling leaves a completed read alone.
   for (Connection* c : state->connections) {
     if (c->idle) {
-      c->socket.close(ignored);
+      c->socket.cancel(ignored);
     }
   }
   const auto deadline = Clock::now() + grace;
