@@ -16,24 +16,7 @@
   var nf = new Intl.NumberFormat('ko-KR');
   var compact = new Intl.NumberFormat('ko-KR', { notation: 'compact', maximumFractionDigits: 1 });
 
-  function h(tag, attrs) {
-    var el = document.createElement(tag);
-    if (attrs) {
-      for (var k in attrs) {
-        if (!Object.prototype.hasOwnProperty.call(attrs, k) || attrs[k] == null) continue;
-        if (k === 'text') el.textContent = attrs[k];
-        else if (k === 'class') el.className = attrs[k];
-        else if (k.slice(0, 2) === 'on') el.addEventListener(k.slice(2), attrs[k]);
-        else el.setAttribute(k, attrs[k]);
-      }
-    }
-    for (var i = 2; i < arguments.length; i++) {
-      var c = arguments[i];
-      if (c == null || c === false) continue;
-      el.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
-    }
-    return el;
-  }
+  var h = window.concertdDom.h;
   function svg(tag, attrs) {
     var el = document.createElementNS(SVGNS, tag);
     for (var k in attrs) el.setAttribute(k, attrs[k]);

@@ -11,24 +11,7 @@
   var SEAT_REFRESH_MS = 3000;
   var CONCERT_REFRESH_MS = 15000;
 
-  function h(tag, attrs) {
-    var el = document.createElement(tag);
-    if (attrs) {
-      for (var k in attrs) {
-        if (!Object.prototype.hasOwnProperty.call(attrs, k) || attrs[k] == null) continue;
-        if (k === 'text') el.textContent = attrs[k];
-        else if (k === 'class') el.className = attrs[k];
-        else if (k.slice(0, 2) === 'on') el.addEventListener(k.slice(2), attrs[k]);
-        else el.setAttribute(k, attrs[k]);
-      }
-    }
-    for (var i = 2; i < arguments.length; i++) {
-      var c = arguments[i];
-      if (c == null || c === false) continue;
-      el.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
-    }
-    return el;
-  }
+  var h = window.concertdDom.h;
   function won(n) { return Number(n).toLocaleString('ko-KR') + '원'; }
   function sleep(ms) { return new Promise(function (r) { setTimeout(r, ms); }); }
   function newKey() {
