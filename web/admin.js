@@ -16,7 +16,7 @@
   var nf = new Intl.NumberFormat('ko-KR');
   var compact = new Intl.NumberFormat('ko-KR', { notation: 'compact', maximumFractionDigits: 1 });
 
-  var h = window.concertdDom.h;
+  var h = window.concertdShared.h;
   function svg(tag, attrs) {
     var el = document.createElementNS(SVGNS, tag);
     for (var k in attrs) el.setAttribute(k, attrs[k]);
@@ -38,16 +38,7 @@
     return new Date(iso).toLocaleString('ko-KR', { year: 'numeric', month: 'long', day: 'numeric', weekday: 'short',
       hour: 'numeric', minute: '2-digit', second: '2-digit' });
   }
-  function clockKo(sec) {
-    sec = Math.max(0, Math.ceil(sec));
-    var d = Math.floor(sec / 86400), hh = Math.floor((sec % 86400) / 3600), mm = Math.floor((sec % 3600) / 60), ss = sec % 60;
-    var out = [];
-    if (d) out.push(d + '일');
-    if (d || hh) out.push(hh + '시간');
-    if (d || hh || mm) out.push(mm + '분');
-    out.push(ss + '초');
-    return out.join(' ');
-  }
+  var clockKo = window.concertdShared.clockKo;
   // datetime-local speaks the browser's zone; the API speaks UTC ("2026-12-08T10:00:00Z").
   function localToIso(v) {
     var m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)(?::(\d\d))?/.exec(v);

@@ -11,7 +11,7 @@
   var SEAT_REFRESH_MS = 3000;
   var CONCERT_REFRESH_MS = 15000;
 
-  var h = window.concertdDom.h;
+  var h = window.concertdShared.h;
   function won(n) { return Number(n).toLocaleString('ko-KR') + '원'; }
   function sleep(ms) { return new Promise(function (r) { setTimeout(r, ms); }); }
   function newKey() {
@@ -37,16 +37,7 @@
     var two = function (n) { return (n < 10 ? '0' : '') + n; };
     return (hh ? hh + ':' + two(mm) : String(mm)) + ':' + two(ss);
   }
-  function clockKo(sec) {
-    sec = Math.max(0, Math.ceil(sec));
-    var d = Math.floor(sec / 86400), hh = Math.floor((sec % 86400) / 3600), mm = Math.floor((sec % 3600) / 60), ss = sec % 60;
-    var out = [];
-    if (d) out.push(d + '일');
-    if (d || hh) out.push(hh + '시간');
-    if (d || hh || mm) out.push(mm + '분');
-    out.push(ss + '초');
-    return out.join(' ');
-  }
+  var clockKo = window.concertdShared.clockKo;
 
   // Server clock: times in the API are the server's; the Date header tells us roughly how far off we are.
   var skew = 0;

@@ -1,6 +1,6 @@
-/* concertd's pages: the DOM helper the booking page and the dashboard share (loaded first). */
+/* concertd's pages: the helpers the booking page and the dashboard share (loaded first). */
 'use strict';
-window.concertdDom = {
+window.concertdShared = {
   /* h('p', {class: 'x', text: 'y', onclick: f}, child, ...): an element with its attributes,
      listeners and children; strings become text nodes (never parsed as HTML). */
   h: function (tag, attrs) {
@@ -20,5 +20,16 @@ window.concertdDom = {
       el.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
     }
     return el;
+  },
+  /* A countdown in Korean words: "1일 2시간 3분 4초", leading zero units left out. */
+  clockKo: function (sec) {
+    sec = Math.max(0, Math.ceil(sec));
+    var d = Math.floor(sec / 86400), hh = Math.floor((sec % 86400) / 3600), mm = Math.floor((sec % 3600) / 60), ss = sec % 60;
+    var out = [];
+    if (d) out.push(d + '일');
+    if (d || hh) out.push(hh + '시간');
+    if (d || hh || mm) out.push(mm + '분');
+    out.push(ss + '초');
+    return out.join(' ');
   }
 };
