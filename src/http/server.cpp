@@ -46,7 +46,7 @@ struct Connection {
   asio::steady_timer watchdog;
   Clock::time_point deadline = Clock::now();
   bool done = false;  // the session ended; the watchdog stops
-  bool idle = false;  // waiting for the first byte of a request: a drain may close it
+  bool idle = false;  // waiting for the first byte of a request: a drain cancels that read
 };
 
 /// Ends the watchdog with the session, however the session ends (an exception included), so that
